@@ -1,0 +1,1 @@
+"""Pure renderers: a neutral `Reply` in, a platform's message out. No I/O here."""

@@ -1,0 +1,78 @@
+"""Wiring: build the engine, the store and the bot once, then start every configured platform in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Coroutine
+from typing import Any
+
+from bot.core import BriefingBot
+from bot.settings import Settings
+from bot.storage import StateStore
+from briefings.engine import BriefingEngine
+
+log = logging.getLogger(__name__)
+
+
+def build_bot(settings: Settings) -> BriefingBot:
+    engine = BriefingEngine(settings.corpus_dir, settings.data_dir)
+    if not engine.articles:
+        log.warning("the corpus directory %s has no articles", settings.corpus_dir)
+    store = StateStore(settings.state_url)
+    return BriefingBot(engine, store)
+
+
+def configured_platforms(settings: Settings) -> list[str]:
+    platforms = []
+    if settings.slack.configured:
+        platforms.append("slack")
+    if settings.discord.configured:
+        platforms.append("discord")
+    return platforms
+
+
+def run(settings: Settings) -> int:
+    """`briefbot run`: every configured platform together, or the console when none is configured."""
+    bot = build_bot(settings)
+    platforms = configured_platforms(settings)
+    if not platforms:
+        from bot.adapters.console import run_console
+
+        if settings.slack.bot_token is not None:
+            log.warning("SLACK_BOT_TOKEN is set but neither SLACK_APP_TOKEN nor SLACK_SIGNING_SECRET is: Slack not started")
+        return run_console(bot)
+    log.info("starting %s", ", ".join(platforms))
+    return asyncio.run(_run_platforms(bot, settings, platforms))
+
+
+async def _run_platforms(bot: BriefingBot, settings: Settings, platforms: list[str]) -> int:
+    jobs: list[Coroutine[Any, Any, None]] = []
+    if "slack" in platforms:
+        from bot.adapters.slack import run_slack
+
+        jobs.append(run_slack(bot, settings))
+    if "discord" in platforms:
+        from bot.adapters.discord import run_discord
+
+        jobs.append(run_discord(bot, settings))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - not on every platform
+            pass
+    tasks = [asyncio.create_task(job) for job in jobs]
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+    for task in [*tasks, stopper]:
+        task.cancel()
+    await asyncio.gather(*tasks, stopper, return_exceptions=True)
+    failed = [t for t in done if t is not stopper and not t.cancelled() and t.exception()]
+    for task in failed:
+        log.error("platform stopped with an error", exc_info=task.exception())
+    bot.store.close()
+    bot.engine.close()
+    return 1 if failed else 0

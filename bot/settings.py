@@ -1,0 +1,122 @@
+"""Typed settings, read once from the environment (and an optional TOML file) in `main()` and passed down.
+
+Secrets are `SecretStr`: they never print in a repr, a log line or an error. A platform's secrets are only
+required when that platform starts.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+
+class SlackSettings(BaseModel):
+    bot_token: SecretStr | None = None
+    app_token: SecretStr | None = None
+    signing_secret: SecretStr | None = None
+    mode: Literal["socket", "http"] | None = None
+    port: int = 3000
+    api_url: str = "https://slack.com/api/"
+    # Command names are configurable: a workspace may already have a /brief.
+    command_prefix: str = ""
+
+    @property
+    def configured(self) -> bool:
+        return self.bot_token is not None and (self.app_token is not None or self.signing_secret is not None)
+
+    @property
+    def resolved_mode(self) -> Literal["socket", "http"]:
+        if self.mode:
+            return self.mode
+        return "socket" if self.app_token is not None else "http"
+
+
+class DiscordSettings(BaseModel):
+    token: SecretStr | None = None
+    application_id: int | None = None
+    message_content: bool | None = None  # None: detect from the application's flags at start
+
+    @property
+    def configured(self) -> bool:
+        return self.token is not None
+
+
+class Settings(BaseSettings):
+    """All of briefbot's configuration. Environment variables win over the TOML file, which wins over defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="BRIEFBOT_", env_nested_delimiter="__", extra="ignore")
+
+    corpus_dir: Path = Field(default=Path("corpus"), validation_alias=AliasChoices("BRIEFBOT_CORPUS", "corpus_dir"))
+    data_dir: Path = Field(default=Path("data"), validation_alias=AliasChoices("BRIEFBOT_DATA", "data_dir"))
+    database_url: str | None = None  # default: SQLite file in the data directory
+    log_level: str = "INFO"
+    timezone: str = "UTC"
+    slack: SlackSettings = SlackSettings()
+    discord: DiscordSettings = DiscordSettings()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r}; use an IANA name such as Europe/Berlin") from exc
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, _PlatformEnv(settings_cls)]
+        config_file = os.environ.get("BRIEFBOT_CONFIG")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+    @property
+    def state_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'state.sqlite3').as_posix()}"
+
+
+class _PlatformEnv(PydanticBaseSettingsSource):
+    """The platforms' conventional variable names: SLACK_BOT_TOKEN, DISCORD_TOKEN and friends."""
+
+    _SLACK = {
+        "SLACK_BOT_TOKEN": "bot_token",
+        "SLACK_APP_TOKEN": "app_token",
+        "SLACK_SIGNING_SECRET": "signing_secret",
+        "BRIEFBOT_SLACK_MODE": "mode",
+        "BRIEFBOT_SLACK_PORT": "port",
+        "BRIEFBOT_SLACK_API_URL": "api_url",
+        "BRIEFBOT_SLACK_COMMAND_PREFIX": "command_prefix",
+    }
+    _DISCORD = {
+        "DISCORD_TOKEN": "token",
+        "DISCORD_APPLICATION_ID": "application_id",
+        "BRIEFBOT_DISCORD_MESSAGE_CONTENT": "message_content",
+    }
+
+    def get_field_value(self, field: object, field_name: str) -> tuple[object, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for section, names in (("slack", self._SLACK), ("discord", self._DISCORD)):
+            values = {key: os.environ[var] for var, key in names.items() if os.environ.get(var)}
+            if values:
+                out[section] = values
+        return out
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]

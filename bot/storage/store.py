@@ -1,0 +1,150 @@
+"""State that must survive a restart: conversation threads and handled events. SQLAlchemy Core, one schema."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Engine
+
+from bot.storage.schema import processed_events, threads, turns
+from briefings.models import Citation, Turn
+
+log = logging.getLogger(__name__)
+MAX_TURNS_KEPT_IN_CONTEXT = 6
+
+
+@dataclass(frozen=True)
+class ConversationTurn:
+    question: str
+    answer: str
+    answered: bool
+    focus: tuple[str, ...]
+    citations: tuple[Citation, ...]
+
+    def as_engine_turn(self) -> Turn:
+        return Turn(self.question, self.answer, self.answered, self.focus)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class StateStore:
+    """The bot's data store. `url` is an SQLAlchemy URL: sqlite:///path (default) or postgresql+psycopg://..."""
+
+    def __init__(self, url: str) -> None:
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = sa.create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.migrate()
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision. Safe to call on every start."""
+        config = Config()
+        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------------------------------ threads
+    def resolve_thread(self, key: str | None) -> str:
+        """The thread id for a key (an id or a platform's external key); a new thread when unknown or None."""
+        with self.engine.begin() as connection:
+            if key:
+                row = connection.execute(
+                    sa.select(threads.c.id).where(sa.or_(threads.c.id == key, threads.c.external_key == key))
+                ).first()
+                if row:
+                    return str(row[0])
+            thread_id = key if key and len(key) <= 64 else uuid.uuid4().hex[:16]
+            external = key if key and key != thread_id else None
+            connection.execute(sa.insert(threads).values(id=thread_id, external_key=external, created_at=_now()))
+            return thread_id
+
+    def link_thread(self, thread_id: str, external_key: str) -> None:
+        """Give a thread the platform's name for it (e.g. after the answer that roots it was posted)."""
+        with self.engine.begin() as connection:
+            connection.execute(sa.update(threads).where(threads.c.id == thread_id).values(external_key=external_key))
+
+    def thread_exists(self, key: str) -> bool:
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(threads.c.id).where(sa.or_(threads.c.id == key, threads.c.external_key == key))
+            ).first()
+        return row is not None
+
+    def history(self, thread_id: str, limit: int = MAX_TURNS_KEPT_IN_CONTEXT) -> list[ConversationTurn]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(turns.c.question, turns.c.answer, turns.c.answered, turns.c.focus, turns.c.citations)
+                .where(turns.c.thread_id == thread_id)
+                .order_by(turns.c.seq.desc())
+                .limit(limit)
+            ).all()
+        return [
+            ConversationTurn(
+                row.question,
+                row.answer,
+                bool(row.answered),
+                tuple(row.focus or ()),
+                tuple(Citation(**c) for c in row.citations or ()),
+            )
+            for row in reversed(rows)
+        ]
+
+    def add_turn(self, thread_id: str, turn: ConversationTurn) -> None:
+        with self.engine.begin() as connection:
+            seq = connection.execute(
+                sa.select(sa.func.coalesce(sa.func.max(turns.c.seq), 0)).where(turns.c.thread_id == thread_id)
+            ).scalar_one()
+            connection.execute(
+                sa.insert(turns).values(
+                    thread_id=thread_id,
+                    seq=int(seq) + 1,
+                    question=turn.question,
+                    answer=turn.answer,
+                    answered=turn.answered,
+                    focus=list(turn.focus),
+                    citations=[c.to_dict() for c in turn.citations],
+                    created_at=_now(),
+                )
+            )
+
+    # ------------------------------------------------------------------------------------------ events
+    def claim_event(self, key: str) -> bool:
+        """True the first time a delivery key is seen, False on every redelivery."""
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(sa.insert(processed_events).values(key=key, created_at=_now()))
+        except sa.exc.IntegrityError:
+            return False
+        return True
+
+    def prune_events(self, older_than: timedelta = timedelta(days=2)) -> int:
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                sa.delete(processed_events).where(processed_events.c.created_at < _now() - older_than)
+            )
+        return int(result.rowcount or 0)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Sequence[Any]) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()

@@ -1,0 +1,361 @@
+"""The engine's front door: keep the index in step with the corpus, and derive briefings, takeaways and answers."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from briefings import answer as answering
+from briefings.index import SentenceIndex, fingerprint
+from briefings.loading import load_corpus
+from briefings.models import (
+    Answer,
+    Article,
+    Briefing,
+    Citation,
+    Sentence,
+    SourceDigest,
+    SummarySentence,
+    Takeaway,
+    TopicTakeaways,
+    Turn,
+)
+from briefings.summarize import Scored, cosine, score_sentences, select, summarize, takeaways
+from briefings.text import STOPWORDS, content_words, is_quotable, segment, terms, words
+
+log = logging.getLogger(__name__)
+
+_CONNECTIVE = re.compile(
+    r"^(?:in fact|of course|however|still|furthermore|moreover|additionally|in conclusion|in addition|indeed|"
+    r"ultimately|nevertheless|meanwhile|but|and|so|yet|also|instead|similarly|likewise|finally|first|second|"
+    r"third|then|historically|notably|importantly|crucially|in contrast|in other words|for instance|"
+    r"for example|specifically|at the same time|despite these criticisms)\s*,?\s+",
+    re.IGNORECASE,
+)
+_LABEL = re.compile(r"^(?P<label>[^:.!?]{3,60}):\s+(?=[A-Z“\"])")
+
+
+def display_text(sentence: str) -> str:
+    """A sentence as shown in a list: without a leading connective or an inline label. Its citation keeps it whole."""
+    text = sentence.strip()
+    label = _LABEL.match(text)
+    if label and len(label.group("label").split()) <= 6:
+        text = text[label.end() :]
+    stripped = _CONNECTIVE.sub("", text, count=1)
+    if stripped != text and stripped[:1].isalpha():
+        text = stripped[0].upper() + stripped[1:]
+    return text
+
+
+@dataclass(frozen=True)
+class RefreshReport:
+    added: tuple[str, ...]
+    updated: tuple[str, ...]
+    removed: tuple[str, ...]
+    total: int
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+
+class BriefingEngine:
+    """Everything the bot says comes from here. Platform-free, offline, and safe to share across threads."""
+
+    def __init__(self, corpus_dir: Path, data_dir: Path) -> None:
+        self.corpus_dir = Path(corpus_dir)
+        self.data_dir = Path(data_dir)
+        self.index = SentenceIndex(self.data_dir / "index.sqlite3")
+        self._articles: dict[str, Article] = {}
+        self._sentences: dict[str, list[Sentence]] = {}
+        self.fingerprint = ""
+        self.refresh()
+
+    def close(self) -> None:
+        self.index.close()
+
+    # ------------------------------------------------------------------------------------------ corpus sync
+    def refresh(self) -> RefreshReport:
+        """Bring the index in step with the corpus directory, deriving only what changed."""
+        articles = {a.doc_id: a for a in load_corpus(self.corpus_dir)}
+        known = self.index.document_hashes()
+        added, updated = [], []
+        for doc_id, article in articles.items():
+            if known.get(doc_id) == article.content_hash:
+                continue
+            self._derive(article)
+            (updated if doc_id in known else added).append(doc_id)
+        removed = [doc_id for doc_id in known if doc_id not in articles]
+        if removed:
+            self.index.remove_documents(removed)
+        self._articles = articles
+        self._sentences = {}
+        self.fingerprint = fingerprint(articles.values())
+        if added or updated or removed:
+            self.index.prune_cache(self.fingerprint)
+            log.info(
+                "corpus index updated: %d added, %d updated, %d removed, %d articles",
+                len(added),
+                len(updated),
+                len(removed),
+                len(articles),
+            )
+        return RefreshReport(tuple(added), tuple(updated), tuple(removed), len(articles))
+
+    def _derive(self, article: Article) -> None:
+        sentences = segment(article)
+        summary = summarize(sentences, article.title)
+        points = takeaways(sentences, article.title, summary)
+        self.index.replace_document(
+            article,
+            sentences,
+            [is_quotable(s) for s in sentences],
+            [terms(s.text) for s in sentences],
+            {"summary": [s.position for s in summary], "takeaways": [s.position for s in points]},
+        )
+
+    # ------------------------------------------------------------------------------------------ lookups
+    @property
+    def articles(self) -> list[Article]:
+        return sorted(self._articles.values(), key=lambda a: (a.published or "", a.doc_id))
+
+    def article(self, doc_id: str) -> Article | None:
+        return self._articles.get(doc_id)
+
+    def sentences(self, doc_id: str) -> list[Sentence]:
+        if doc_id not in self._sentences:
+            self._sentences[doc_id] = self.index.sentences(doc_id)
+        return self._sentences[doc_id]
+
+    def sentence(self, doc_id: str, position: int) -> Sentence:
+        return self.sentences(doc_id)[position]
+
+    def cite(self, sentence: Sentence) -> Citation:
+        article = self._articles[sentence.doc_id]
+        return Citation(doc_id=article.doc_id, title=article.title, url=article.url, quote=sentence.text)
+
+    def _takeaway(self, main: Sentence, support: Sequence[Sentence] = ()) -> Takeaway:
+        return Takeaway(display_text(main.text), tuple(self.cite(s) for s in (main, *support)))
+
+    # ------------------------------------------------------------------------------------------ per source
+    def source(self, doc_id: str) -> SourceDigest:
+        article = self._articles[doc_id]
+        derived = self.index.derived(doc_id)
+        summary = tuple(
+            SummarySentence(self.sentence(doc_id, p).text, self.cite(self.sentence(doc_id, p)))
+            for p in derived.get("summary", [])
+        )
+        points = tuple(self._takeaway(self.sentence(doc_id, p)) for p in derived.get("takeaways", []))
+        return SourceDigest(
+            doc_id=doc_id,
+            title=article.title,
+            url=article.url,
+            origin=article.origin,
+            author=article.author,
+            published=article.published,
+            summary=summary,
+            takeaways=points,
+        )
+
+    def sources(self) -> list[SourceDigest]:
+        return [self.source(a.doc_id) for a in self.articles]
+
+    # ------------------------------------------------------------------------------------------ corpus-wide
+    def _corpus_vectors(self) -> tuple[list[Sentence], list[dict[str, float]], dict[str, float]]:
+        """Quotable sentences with corpus-IDF vectors, and a centroid in which every article weighs the same."""
+        rows = [(s, t) for s, ok, t in self.index.all_sentences() if ok]
+        df: Counter[str] = Counter()
+        for _, term_list in rows:
+            df.update(set(term_list))
+        n = len(rows) or 1
+        idf = {t: math.log((n + 1) / (c + 0.5)) for t, c in df.items()}
+        vectors = []
+        for _, term_list in rows:
+            counts = Counter(term_list)
+            vectors.append({t: (1 + math.log(c)) * idf[t] for t, c in counts.items()})
+        per_doc: dict[str, dict[str, float]] = {}
+        for (sentence, _), vector in zip(rows, vectors, strict=True):
+            acc = per_doc.setdefault(sentence.doc_id, {})
+            for t, w in vector.items():
+                acc[t] = acc.get(t, 0.0) + w
+        centroid: dict[str, float] = {}
+        for acc in per_doc.values():
+            norm = math.sqrt(sum(v * v for v in acc.values())) or 1.0
+            for t, w in acc.items():
+                centroid[t] = centroid.get(t, 0.0) + w / norm
+        return [s for s, _ in rows], vectors, centroid
+
+    def briefing(self) -> Briefing:
+        cached = self.index.cached("briefing", self.fingerprint)
+        if cached is None:
+            cached = self._compute_briefing()
+            self.index.store("briefing", self.fingerprint, cached)
+        sources = tuple(self.sources())
+        takeaway_list = tuple(
+            self._takeaway(self.sentence(*t["main"]), [self.sentence(*ref) for ref in t["support"]])
+            for t in cached["takeaways"]
+        )
+        summary = tuple(
+            SummarySentence(display_text(self.sentence(*ref).text), self.cite(self.sentence(*ref)))
+            for ref in cached["summary"]
+        )
+        headline_doc = cached.get("headline")
+        headline_citation = None
+        headline = "No articles in the corpus yet"
+        if headline_doc and headline_doc in self._articles:
+            article = self._articles[headline_doc]
+            headline = article.title
+            headline_citation = Citation(article.doc_id, article.title, article.url, article.title)
+        return Briefing(headline, headline_citation, summary, takeaway_list, sources)
+
+    def _compute_briefing(self) -> dict[str, object]:
+        if not self._articles:
+            return {"headline": None, "summary": [], "takeaways": []}
+        sentences, vectors, centroid = self._corpus_vectors()
+        derived = {doc_id: self.index.derived(doc_id) for doc_id in self._articles}
+        salient = {
+            (doc_id, p) for doc_id, d in derived.items() for p in (*d.get("summary", []), *d.get("takeaways", []))
+        }
+        candidates: list[Scored] = []
+        for sentence, vector in zip(sentences, vectors, strict=True):
+            score = cosine(vector, centroid)
+            if (sentence.doc_id, sentence.position) in salient:
+                score *= 1.5
+            candidates.append(Scored(sentence, score, vector))
+        candidates.sort(key=lambda s: s.score, reverse=True)
+        pool = candidates[:300]
+        # Points made by several articles rank higher: count the other articles that say something close.
+        supported: list[Scored] = []
+        support_refs: dict[tuple[str, int], list[Sentence]] = {}
+        for candidate in pool:
+            best_by_doc: dict[str, tuple[float, Sentence]] = {}
+            for other in pool:
+                if other.sentence.doc_id == candidate.sentence.doc_id:
+                    continue
+                similarity = cosine(candidate.vector, other.vector)
+                if similarity >= 0.3 and similarity > best_by_doc.get(other.sentence.doc_id, (0.0, None))[0]:
+                    best_by_doc[other.sentence.doc_id] = (similarity, other.sentence)
+            ranked = sorted(best_by_doc.values(), key=lambda x: x[0], reverse=True)
+            key = (candidate.sentence.doc_id, candidate.sentence.position)
+            support_refs[key] = [s for _, s in ranked[:2]]
+            supported.append(Scored(candidate.sentence, candidate.score * (1 + 0.3 * math.log1p(len(ranked))), candidate.vector))
+
+        n_docs = len(self._articles)
+        wanted = max(5, min(8, n_docs + 2))
+        per_doc_cap = max(2, math.ceil(wanted / n_docs))
+        chosen: list[Scored] = []
+        per_doc: Counter[str] = Counter()
+        for pick in _mmr(supported, wanted * 3, max_similarity=0.3):
+            if per_doc[pick.sentence.doc_id] >= per_doc_cap:
+                continue
+            chosen.append(pick)
+            per_doc[pick.sentence.doc_id] += 1
+            if len(chosen) == wanted:
+                break
+        chosen_keys = {(c.sentence.doc_id, c.sentence.position) for c in chosen}
+        # The summary paragraph: the articles' own lead points that the takeaways do not already make.
+        summary_pool = [
+            s for s in supported
+            if (s.sentence.doc_id, s.sentence.position) not in chosen_keys
+            and s.sentence.position in derived[s.sentence.doc_id].get("summary", [])
+        ] or [s for s in supported if (s.sentence.doc_id, s.sentence.position) not in chosen_keys]
+        summary = select(summary_pool, 3, max_similarity=0.3, exclude=[c.vector for c in chosen], diversity=0.5)
+        title_scores = {
+            doc_id: cosine({t: 1.0 for t in terms(a.title)}, centroid) for doc_id, a in self._articles.items()
+        }
+        headline = max(title_scores, key=lambda d: (title_scores[d], d))
+        return {
+            "headline": headline,
+            "summary": [[s.sentence.doc_id, s.sentence.position] for s in summary],
+            "takeaways": [
+                {
+                    "main": [c.sentence.doc_id, c.sentence.position],
+                    "support": [[s.doc_id, s.position] for s in support_refs[(c.sentence.doc_id, c.sentence.position)]],
+                }
+                for c in chosen
+            ],
+        }
+
+    # ------------------------------------------------------------------------------------------ topics
+    def topics(self, limit: int = 25) -> list[str]:
+        """Phrases the corpus keeps returning to, for suggestions and autocomplete."""
+        cached = self.index.cached("topics", self.fingerprint)
+        if cached is None:
+            cached = self._compute_topics()
+            self.index.store("topics", self.fingerprint, cached)
+        return list(cached[:limit])
+
+    def _compute_topics(self) -> list[str]:
+        doc_freq: Counter[str] = Counter()
+        surface: dict[str, Counter[str]] = {}
+        for article in self._articles.values():
+            seen: set[str] = set()
+            for sentence in self.sentences(article.doc_id):
+                tokens = re.findall(r"[A-Za-z][A-Za-z'’.-]*[A-Za-z]|[A-Z]", sentence.text)
+                for size in (1, 2):
+                    for i in range(len(tokens) - size + 1):
+                        gram = tokens[i : i + size]
+                        lowered = [g.lower() for g in gram]
+                        if any(w in STOPWORDS or len(w) < 3 for w in lowered):
+                            continue
+                        key = " ".join(terms(" ".join(gram)))
+                        if not key or len(key.split()) != size:
+                            continue
+                        surface.setdefault(key, Counter())[" ".join(gram)] += 1
+                        seen.add(key)
+            doc_freq.update(seen)
+        scored = []
+        for key, df in doc_freq.items():
+            forms = surface[key]
+            total = sum(forms.values())
+            best = forms.most_common(1)[0][0]
+            proper = sum(c for f, c in forms.items() if f[:1].isupper()) / total
+            size = len(key.split())
+            if df < 2 or (size == 1 and proper < 0.5):
+                continue  # single common nouns are too vague to be topics; names and two-word phrases are not
+            scored.append((df * math.log1p(total) * (1.3 if size == 2 else 1.0), best))
+        scored.sort(key=lambda x: (-x[0], x[1]))
+        topics: list[str] = []
+        for _, phrase in scored:
+            if any(set(words(phrase)) <= set(words(t)) or set(words(t)) <= set(words(phrase)) for t in topics):
+                continue
+            topics.append(phrase)
+        return topics[:50]
+
+    def takeaways(self, topic: str | None = None) -> TopicTakeaways:
+        """Key takeaways for the whole corpus, or for one topic; a topic the corpus does not cover says so."""
+        if topic is None or not topic.strip():
+            return TopicTakeaways(None, self.briefing().takeaways)
+        topic = " ".join(topic.split())
+        key = "topic:" + " ".join(sorted(set(terms(topic))))
+        cached = self.index.cached(key, self.fingerprint)
+        if cached is None:
+            cached = answering.topic_takeaways(self, topic)
+            self.index.store(key, self.fingerprint, cached)
+        points = tuple(
+            self._takeaway(self.sentence(*t["main"]), [self.sentence(*ref) for ref in t["support"]]) for t in cached
+        )
+        if not points:
+            return TopicTakeaways(topic, (), covered=False, suggestions=tuple(self.suggestions(topic)))
+        return TopicTakeaways(topic, points)
+
+    def suggestions(self, text: str, limit: int = 5) -> list[str]:
+        """Topics to offer when a question or topic is not covered: related ones first."""
+        wanted = set(content_words(text))
+        topics = self.topics(50)
+        related = [t for t in topics if wanted & set(words(t))]
+        rest = [t for t in topics if t not in related]
+        return (related + rest)[:limit]
+
+    # ------------------------------------------------------------------------------------------ answers
+    def ask(self, question: str, history: Sequence[Turn] = ()) -> Answer:
+        return answering.ask(self, question, history)
+
+
+def _mmr(pool: Sequence[Scored], k: int, max_similarity: float) -> list[Scored]:
+    return select(pool, k, max_similarity=max_similarity, diversity=0.3)

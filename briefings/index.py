@@ -1,0 +1,219 @@
+"""The engine's derived store: sentences, a full-text index over their terms, and cached derivations.
+
+It lives in an SQLite file under the data directory and is rebuilt from the corpus whenever it is missing,
+stale or from an older engine version, so it never holds anything the corpus cannot give back. Only what
+changed is recomputed: articles are compared by content hash, corpus-wide results by the corpus fingerprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from briefings.models import Article, Sentence
+
+ENGINE_VERSION = "3"  # bump when segmentation, scoring or the schema change: the index then rebuilds itself
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY,
+    content_hash TEXT NOT NULL,
+    derived TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sentences (
+    id INTEGER PRIMARY KEY,
+    doc_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    block INTEGER NOT NULL,
+    block_kind TEXT NOT NULL,
+    text TEXT NOT NULL,
+    quotable INTEGER NOT NULL,
+    terms TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sentences_by_doc ON sentences (doc_id, position);
+CREATE VIRTUAL TABLE IF NOT EXISTS sentence_index USING fts5 (terms, tokenize = 'unicode61 remove_diacritics 0');
+CREATE VIRTUAL TABLE IF NOT EXISTS sentence_vocab USING fts5vocab (sentence_index, 'row');
+CREATE TABLE IF NOT EXISTS cache (key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, value TEXT NOT NULL);
+"""
+
+
+def fingerprint(articles: Iterable[Article]) -> str:
+    digest = hashlib.sha256(ENGINE_VERSION.encode())
+    for article in sorted(articles, key=lambda a: a.doc_id):
+        digest.update(f"{article.doc_id}\x1f{article.content_hash}\x1e".encode())
+    return digest.hexdigest()[:24]
+
+
+class SentenceIndex:
+    """Thread-safe access to the derived store. One connection, serialised by a lock: the work is short."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        with self._lock:
+            version = self._version()
+            if version is not None and version != ENGINE_VERSION:
+                for table in ("sentence_vocab", "sentence_index", "sentences", "documents", "cache", "meta"):
+                    self._db.execute(f"DROP TABLE IF EXISTS {table}")
+            self._db.executescript(_SCHEMA)
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('engine_version', ?)", (ENGINE_VERSION,))
+        self._sentence_count: int | None = None
+
+    def _version(self) -> str | None:
+        try:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'engine_version'").fetchone()
+        except sqlite3.OperationalError:
+            return None
+        return row[0] if row else None
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # ------------------------------------------------------------------------------------------ documents
+    def document_hashes(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._db.execute("SELECT doc_id, content_hash FROM documents"))
+
+    def replace_document(
+        self, article: Article, sentences: Sequence[Sentence], quotable: Sequence[bool], term_lists: Sequence[list[str]], derived: dict[str, Any]
+    ) -> None:
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._delete(article.doc_id)
+                self._db.execute(
+                    "INSERT INTO documents VALUES (?, ?, ?)", (article.doc_id, article.content_hash, json.dumps(derived))
+                )
+                for sentence, ok, term_list in zip(sentences, quotable, term_lists, strict=True):
+                    cursor = self._db.execute(
+                        "INSERT INTO sentences (doc_id, position, block, block_kind, text, quotable, terms)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            sentence.doc_id,
+                            sentence.position,
+                            sentence.block,
+                            sentence.block_kind,
+                            sentence.text,
+                            int(ok),
+                            " ".join(term_list),
+                        ),
+                    )
+                    self._db.execute(
+                        "INSERT INTO sentence_index (rowid, terms) VALUES (?, ?)", (cursor.lastrowid, " ".join(term_list))
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._sentence_count = None
+
+    def remove_documents(self, doc_ids: Iterable[str]) -> None:
+        with self._lock:
+            self._db.execute("BEGIN")
+            for doc_id in doc_ids:
+                self._delete(doc_id)
+            self._db.execute("COMMIT")
+            self._sentence_count = None
+
+    def _delete(self, doc_id: str) -> None:
+        self._db.execute(
+            "DELETE FROM sentence_index WHERE rowid IN (SELECT id FROM sentences WHERE doc_id = ?)", (doc_id,)
+        )
+        self._db.execute("DELETE FROM sentences WHERE doc_id = ?", (doc_id,))
+        self._db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+
+    def derived(self, doc_id: str) -> dict[str, Any]:
+        with self._lock:
+            row = self._db.execute("SELECT derived FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def sentences(self, doc_id: str) -> list[Sentence]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT doc_id, position, block, block_kind, text FROM sentences WHERE doc_id = ? ORDER BY position",
+                (doc_id,),
+            ).fetchall()
+        return [Sentence(*row) for row in rows]
+
+    def all_sentences(self) -> list[tuple[Sentence, bool, list[str]]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT doc_id, position, block, block_kind, text, quotable, terms FROM sentences ORDER BY doc_id, position"
+            ).fetchall()
+        return [(Sentence(*row[:5]), bool(row[5]), row[6].split()) for row in rows]
+
+    # ------------------------------------------------------------------------------------------ search
+    def sentence_count(self) -> int:
+        with self._lock:
+            if self._sentence_count is None:
+                self._sentence_count = int(self._db.execute("SELECT count(*) FROM sentences").fetchone()[0])
+            return self._sentence_count
+
+    def document_frequency(self, term_list: Iterable[str]) -> dict[str, int]:
+        """How many sentences hold each term (a trailing '*' counts the prefix)."""
+        out: dict[str, int] = {}
+        with self._lock:
+            for term in set(term_list):
+                if term.endswith("*"):
+                    row = self._db.execute(
+                        "SELECT coalesce(sum(doc), 0) FROM sentence_vocab WHERE term >= ? AND term < ?",
+                        (term[:-1], term[:-1] + "\uffff"),
+                    ).fetchone()
+                else:
+                    row = self._db.execute("SELECT doc FROM sentence_vocab WHERE term = ?", (term,)).fetchone()
+                out[term] = int(row[0]) if row else 0
+        return out
+
+    def idf(self, term: str, df: int) -> float:
+        n = self.sentence_count()
+        return math.log((n + 1) / (df + 0.5))
+
+    def search(
+        self, term_list: Sequence[str], limit: int = 100, *, with_questions: bool = False
+    ) -> list[tuple[Sentence, list[str], float]]:
+        """Quotable sentences matching any of the terms, best BM25 first, with their terms.
+
+        With `with_questions`, the article's own questions come too: "What does Russia want?" in an article is
+        often followed by its answer, and finding the question is the way to that answer.
+        """
+        tokens = [t for t in dict.fromkeys(term_list) if t.rstrip("*").isalnum()]
+        if not tokens:
+            return []
+        query = " OR ".join(t if t.endswith("*") else f'"{t}"' for t in tokens)
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT s.doc_id, s.position, s.block, s.block_kind, s.text, s.terms, bm25(sentence_index)"
+                " FROM sentence_index JOIN sentences s ON s.id = sentence_index.rowid"
+                " WHERE sentence_index MATCH ? AND (s.quotable = 1 OR (? AND s.text LIKE '%?'))"
+                " ORDER BY bm25(sentence_index) LIMIT ?",
+                (query, int(with_questions), limit),
+            ).fetchall()
+        return [(Sentence(*row[:5]), row[5].split(), -float(row[6])) for row in rows]
+
+    # ------------------------------------------------------------------------------------------ cache
+    def cached(self, key: str, fingerprint: str) -> Any | None:
+        with self._lock:
+            row = self._db.execute("SELECT fingerprint, value FROM cache WHERE key = ?", (key,)).fetchone()
+        if row and row[0] == fingerprint:
+            return json.loads(row[1])
+        return None
+
+    def store(self, key: str, fingerprint: str, value: Any) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO cache VALUES (?, ?, ?)", (key, fingerprint, json.dumps(value)))
+
+    def prune_cache(self, fingerprint: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM cache WHERE fingerprint != ?", (fingerprint,))

@@ -1,0 +1,163 @@
+"""Values that cross the engine's boundary. All frozen: the engine hands them out, nobody edits them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Block:
+    """One block of an article body: a paragraph, a heading or a list item."""
+
+    kind: str  # "paragraph" | "heading" | "item"
+    text: str
+
+
+@dataclass(frozen=True)
+class Article:
+    """A clean corpus document as stored under the corpus directory."""
+
+    doc_id: str
+    title: str
+    blocks: tuple[Block, ...]
+    author: str | None = None
+    source: str | None = None
+    url: str | None = None
+    published: str | None = None
+    origin: str | None = None
+    content_hash: str = ""
+
+    @property
+    def text(self) -> str:
+        """The article's plain text, title first: the text every citation quote is checked against."""
+        return "\n\n".join([self.title, *(block.text for block in self.blocks)])
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of an article, with where it sits in it."""
+
+    doc_id: str
+    position: int  # index among the article's sentences
+    block: int  # index of the block it came from
+    block_kind: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Citation:
+    doc_id: str
+    title: str
+    url: str | None
+    quote: str  # verbatim text of the cited article
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Takeaway:
+    text: str
+    citations: tuple[Citation, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "citations": [c.to_dict() for c in self.citations]}
+
+
+@dataclass(frozen=True)
+class SummarySentence:
+    text: str
+    citation: Citation
+
+
+@dataclass(frozen=True)
+class SourceDigest:
+    """One article's summary and takeaways."""
+
+    doc_id: str
+    title: str
+    url: str | None
+    origin: str | None
+    author: str | None
+    published: str | None
+    summary: tuple[SummarySentence, ...]
+    takeaways: tuple[Takeaway, ...]
+
+    @property
+    def summary_text(self) -> str:
+        return " ".join(s.text for s in self.summary)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "url": self.url,
+            "origin": self.origin,
+            "author": self.author,
+            "published": self.published,
+            "summary": self.summary_text,
+            "takeaways": [t.to_dict() for t in self.takeaways],
+        }
+
+
+@dataclass(frozen=True)
+class Briefing:
+    headline: str
+    headline_citation: Citation | None
+    summary: tuple[SummarySentence, ...]
+    takeaways: tuple[Takeaway, ...]
+    sources: tuple[SourceDigest, ...]
+
+    @property
+    def summary_text(self) -> str:
+        return " ".join(s.text for s in self.summary)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "headline": self.headline,
+            "summary": self.summary_text,
+            "summary_citations": [s.citation.to_dict() for s in self.summary],
+            "takeaways": [t.to_dict() for t in self.takeaways],
+            "sources": [
+                {"doc_id": s.doc_id, "title": s.title, "url": s.url, "origin": s.origin} for s in self.sources
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class TopicTakeaways:
+    topic: str | None
+    takeaways: tuple[Takeaway, ...]
+    covered: bool = True
+    suggestions: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"topic": self.topic, "takeaways": [t.to_dict() for t in self.takeaways]}
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One question and answer of a conversation thread, as the engine needs it for follow-ups."""
+
+    question: str
+    answer: str
+    answered: bool
+    focus: tuple[str, ...] = ()  # content terms the turn was about, for resolving "that", "it", "he"
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    answered: bool
+    text: str
+    citations: tuple[Citation, ...] = ()
+    suggestions: tuple[str, ...] = ()
+    focus: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "answered": self.answered,
+            "answer": self.text,
+            "citations": [c.to_dict() for c in self.citations],
+        }
