@@ -1,4 +1,7 @@
-"""Score briefbot's per-article summaries on REALSumm (../shared/bench/realsumm) beside Lead-3, same run, same recipe."""
+"""Score briefbot's per-article summaries on REALSumm (../shared/bench/realsumm) beside Lead-3.
+
+Same run, same recipe (the data's README): rouge-score with the stemmer, one sentence per line.
+"""
 
 from __future__ import annotations
 

@@ -138,7 +138,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         reply = bot.takeaways(args.topic)
         if args.json:
             result = engine.takeaways(args.topic.strip() if args.topic and args.topic.strip() else None)
-            _print_json(result.to_dict() | ({} if result.covered else {"covered": False, "suggestions": list(result.suggestions)}))
+            _print_json(
+                result.to_dict()
+                | ({} if result.covered else {"covered": False, "suggestions": list(result.suggestions)})
+            )
         else:
             _print_reply(reply)
     elif args.command == "ask":

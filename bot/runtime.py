@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Coroutine
@@ -41,7 +42,9 @@ def run(settings: Settings) -> int:
         from bot.adapters.console import run_console
 
         if settings.slack.bot_token is not None:
-            log.warning("SLACK_BOT_TOKEN is set but neither SLACK_APP_TOKEN nor SLACK_SIGNING_SECRET is: Slack not started")
+            log.warning(
+                "SLACK_BOT_TOKEN is set but neither SLACK_APP_TOKEN nor SLACK_SIGNING_SECRET is: Slack not started"
+            )
         return run_console(bot)
     log.info("starting %s", ", ".join(platforms))
     return asyncio.run(_run_platforms(bot, settings, platforms))
@@ -60,10 +63,8 @@ async def _run_platforms(bot: BriefingBot, settings: Settings, platforms: list[s
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on every platform
             loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # pragma: no cover - not on every platform
-            pass
     tasks = [asyncio.create_task(job) for job in jobs]
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 
 class SlackSettings(BaseModel):
@@ -91,7 +96,7 @@ class Settings(BaseSettings):
 class _PlatformEnv(PydanticBaseSettingsSource):
     """The platforms' conventional variable names: SLACK_BOT_TOKEN, DISCORD_TOKEN and friends."""
 
-    _SLACK = {
+    _SLACK: ClassVar[dict[str, str]] = {
         "SLACK_BOT_TOKEN": "bot_token",
         "SLACK_APP_TOKEN": "app_token",
         "SLACK_SIGNING_SECRET": "signing_secret",
@@ -100,7 +105,7 @@ class _PlatformEnv(PydanticBaseSettingsSource):
         "BRIEFBOT_SLACK_API_URL": "api_url",
         "BRIEFBOT_SLACK_COMMAND_PREFIX": "command_prefix",
     }
-    _DISCORD = {
+    _DISCORD: ClassVar[dict[str, str]] = {
         "DISCORD_TOKEN": "token",
         "DISCORD_APPLICATION_ID": "application_id",
         "BRIEFBOT_DISCORD_MESSAGE_CONTENT": "message_content",

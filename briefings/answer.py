@@ -26,11 +26,29 @@ TOPIC_THRESHOLD = 0.6
 _QUESTION_STEMS = frozenset(stem(w) for w in QUESTION_WORDS)
 # Verbs that frame a question more than they carry it ("What does Trump *think* of NATO?"): they count less.
 _LIGHT_STEMS = frozenset(
-    stem(w) for w in "think say believe feel mean view want happen stand see consider expect plan go".split()
+    stem(w)
+    for w in [
+        "think",
+        "say",
+        "believe",
+        "feel",
+        "mean",
+        "view",
+        "want",
+        "happen",
+        "stand",
+        "see",
+        "consider",
+        "expect",
+        "plan",
+        "go",
+    ]
 )
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
 _WHEN = re.compile(rf"\b(?:{_MONTH}|(?:19|20)\d\d|yesterday|today|last (?:week|month|year)|this year|ago)\b")
-_NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|million)\b", re.I)
+_NUMBER = re.compile(
+    r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|million)\b", re.I
+)
 _NAME = re.compile(r"(?<!^)(?<![.!?] )\b[A-Z][a-z]+(?: [A-Z][a-z]+)+")
 
 
@@ -81,7 +99,7 @@ def build_query(question: str, history: Sequence[Turn]) -> _Query:
 
 
 def _weights(engine: BriefingEngine, term_list: Sequence[str]) -> dict[str, float]:
-    lookups = [t for t in term_list] + [_prefix(t) + "*" for t in term_list if len(t) >= 6]
+    lookups = list(term_list) + [_prefix(t) + "*" for t in term_list if len(t) >= 6]
     df = engine.index.document_frequency(lookups)
     out = {}
     for term in term_list:
@@ -168,9 +186,9 @@ def ask(engine: BriefingEngine, question: str, history: Sequence[Turn] = ()) -> 
     picked = continuation if main.text.rstrip().endswith("?") else [main, *continuation]
     if len(picked) == 1:
         # A second sentence only when it answers as well, from another article, and adds something new.
-        for score, own_cov, sentence, sentence_terms in sorted(ranked, key=lambda r: r[0], reverse=True)[1:6]:
+        for score, own_cov, sentence, term_set in sorted(ranked, key=lambda r: r[0], reverse=True)[1:6]:
             main_terms = set(terms(main.text))
-            novelty = len(sentence_terms - main_terms) / max(len(sentence_terms), 1)
+            novelty = len(term_set - main_terms) / max(len(term_set), 1)
             if (
                 sentence.doc_id != main.doc_id
                 and own_cov >= max(ANSWER_THRESHOLD, best[1] - 0.05)
@@ -204,11 +222,13 @@ def topic_takeaways(engine: BriefingEngine, topic: str) -> list[dict[str, Any]]:
         return []
     weights = _weights(engine, own)
     candidates: list[Scored] = []
-    for sentence, sentence_terms, bm25 in engine.index.search([*own, *(_prefix(t) + "*" for t in own if len(t) >= 6)], 300):
+    for sentence, sentence_terms, bm25 in engine.index.search(
+        [*own, *(_prefix(t) + "*" for t in own if len(t) >= 6)], 300
+    ):
         coverage = _coverage(own, weights, set(sentence_terms))
         if coverage < TOPIC_THRESHOLD:
             continue
-        vector = {t: 1.0 for t in sentence_terms}
+        vector = dict.fromkeys(sentence_terms, 1.0)
         candidates.append(Scored(sentence, coverage + 0.01 * bm25, vector))
     picked = select(candidates, 6, max_similarity=0.45, diversity=0.4)
     picked.sort(key=lambda s: (s.sentence.doc_id, s.sentence.position))

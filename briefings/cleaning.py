@@ -62,7 +62,7 @@ _BIO_WORDS = re.compile(
     r"passion|passionate|covers|graduate|degree)\b",
     re.IGNORECASE,
 )
-_TERMINAL = tuple(".!?…\"”’)")
+_TERMINAL = tuple('.!?…"”’)')
 _DATE_FORMATS = ("%B %d, %Y", "%b %d, %Y", "%d %B %Y", "%d %b %Y", "%Y-%m-%d", "%B %d %Y", "%b. %d, %Y")
 
 
@@ -245,9 +245,7 @@ def clean_lines(
     for i, line in enumerate(lines):
         if line.kind == "heading":
             following = lines[i + 1] if i + 1 < len(lines) else None
-            if following is None or (
-                following.kind == "heading" and (following.level or 2) <= (line.level or 2)
-            ):
+            if following is None or (following.kind == "heading" and (following.level or 2) <= (line.level or 2)):
                 dropped.append(line.text)
                 continue
         kept.append(line)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import re
@@ -9,6 +10,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from briefings import answer as answering
 from briefings.index import SentenceIndex, fingerprint
@@ -25,7 +27,7 @@ from briefings.models import (
     TopicTakeaways,
     Turn,
 )
-from briefings.summarize import Scored, cosine, score_sentences, select, summarize, takeaways
+from briefings.summarize import Scored, cosine, select, summarize, takeaways
 from briefings.text import STOPWORDS, content_words, is_quotable, segment, terms, words
 
 log = logging.getLogger(__name__)
@@ -84,7 +86,8 @@ class BriefingEngine:
         """Bring the index in step with the corpus directory, deriving only what changed."""
         articles = {a.doc_id: a for a in load_corpus(self.corpus_dir)}
         known = self.index.document_hashes()
-        added, updated = [], []
+        added: list[str] = []
+        updated: list[str] = []
         for doc_id, article in articles.items():
             if known.get(doc_id) == article.content_hash:
                 continue
@@ -213,7 +216,7 @@ class BriefingEngine:
             headline_citation = Citation(article.doc_id, article.title, article.url, article.title)
         return Briefing(headline, headline_citation, summary, takeaway_list, sources)
 
-    def _compute_briefing(self) -> dict[str, object]:
+    def _compute_briefing(self) -> dict[str, Any]:
         if not self._articles:
             return {"headline": None, "summary": [], "takeaways": []}
         sentences, vectors, centroid = self._corpus_vectors()
@@ -226,6 +229,9 @@ class BriefingEngine:
             score = cosine(vector, centroid)
             if (sentence.doc_id, sentence.position) in salient:
                 score *= 1.5
+            # Concrete points (names, dates, figures) beat general commentary in a briefing.
+            specifics = len(_topic_names(sentence.text)) + len(re.findall(r"\b\d[\d,.]*\b", sentence.text))
+            score *= 1 + 0.12 * min(3, specifics)
             candidates.append(Scored(sentence, score, vector))
         candidates.sort(key=lambda s: s.score, reverse=True)
         pool = candidates[:300]
@@ -243,7 +249,9 @@ class BriefingEngine:
             ranked = sorted(best_by_doc.values(), key=lambda x: x[0], reverse=True)
             key = (candidate.sentence.doc_id, candidate.sentence.position)
             support_refs[key] = [s for _, s in ranked[:2]]
-            supported.append(Scored(candidate.sentence, candidate.score * (1 + 0.3 * math.log1p(len(ranked))), candidate.vector))
+            supported.append(
+                Scored(candidate.sentence, candidate.score * (1 + 0.3 * math.log1p(len(ranked))), candidate.vector)
+            )
 
         n_docs = len(self._articles)
         wanted = max(5, min(8, n_docs + 2))
@@ -260,13 +268,14 @@ class BriefingEngine:
         chosen_keys = {(c.sentence.doc_id, c.sentence.position) for c in chosen}
         # The summary paragraph: the articles' own lead points that the takeaways do not already make.
         summary_pool = [
-            s for s in supported
+            s
+            for s in supported
             if (s.sentence.doc_id, s.sentence.position) not in chosen_keys
             and s.sentence.position in derived[s.sentence.doc_id].get("summary", [])
         ] or [s for s in supported if (s.sentence.doc_id, s.sentence.position) not in chosen_keys]
         summary = select(summary_pool, 3, max_similarity=0.3, exclude=[c.vector for c in chosen], diversity=0.5)
         title_scores = {
-            doc_id: cosine({t: 1.0 for t in terms(a.title)}, centroid) for doc_id, a in self._articles.items()
+            doc_id: cosine(dict.fromkeys(terms(a.title), 1.0), centroid) for doc_id, a in self._articles.items()
         }
         headline = max(title_scores, key=lambda d: (title_scores[d], d))
         return {
@@ -291,35 +300,31 @@ class BriefingEngine:
         return list(cached[:limit])
 
     def _compute_topics(self) -> list[str]:
+        """Names (runs of capitalised words inside sentences) and two-word phrases found in two or more articles."""
         doc_freq: Counter[str] = Counter()
+        total: Counter[str] = Counter()
         surface: dict[str, Counter[str]] = {}
         for article in self._articles.values():
             seen: set[str] = set()
             for sentence in self.sentences(article.doc_id):
-                tokens = re.findall(r"[A-Za-z][A-Za-z'’.-]*[A-Za-z]|[A-Z]", sentence.text)
-                for size in (1, 2):
-                    for i in range(len(tokens) - size + 1):
-                        gram = tokens[i : i + size]
-                        lowered = [g.lower() for g in gram]
-                        if any(w in STOPWORDS or len(w) < 3 for w in lowered):
-                            continue
-                        key = " ".join(terms(" ".join(gram)))
-                        if not key or len(key.split()) != size:
-                            continue
-                        surface.setdefault(key, Counter())[" ".join(gram)] += 1
-                        seen.add(key)
+                if sentence.block_kind == "heading":
+                    continue
+                for phrase in _topic_phrases(sentence.text):
+                    key = " ".join(terms(phrase))
+                    if not key:
+                        continue
+                    surface.setdefault(key, Counter())[phrase] += 1
+                    total[key] += 1
+                    seen.add(key)
             doc_freq.update(seen)
-        scored = []
-        for key, df in doc_freq.items():
-            forms = surface[key]
-            total = sum(forms.values())
-            best = forms.most_common(1)[0][0]
-            proper = sum(c for f, c in forms.items() if f[:1].isupper()) / total
-            size = len(key.split())
-            if df < 2 or (size == 1 and proper < 0.5):
-                continue  # single common nouns are too vague to be topics; names and two-word phrases are not
-            scored.append((df * math.log1p(total) * (1.3 if size == 2 else 1.0), best))
-        scored.sort(key=lambda x: (-x[0], x[1]))
+        scored = sorted(
+            (
+                (doc_freq[k] * math.log1p(total[k]), surface[k].most_common(1)[0][0])
+                for k in doc_freq
+                if doc_freq[k] >= 2
+            ),
+            key=lambda x: (-x[0], x[1]),
+        )
         topics: list[str] = []
         for _, phrase in scored:
             if any(set(words(phrase)) <= set(words(t)) or set(words(t)) <= set(words(phrase)) for t in topics):
@@ -355,6 +360,34 @@ class BriefingEngine:
     # ------------------------------------------------------------------------------------------ answers
     def ask(self, question: str, history: Sequence[Turn] = ()) -> Answer:
         return answering.ask(self, question, history)
+
+
+_TITLES = frozenset(["president", "former", "mr", "mrs", "ms", "dr", "senator", "minister", "envoy", "leader", "the"])
+
+
+def _topic_phrases(sentence: str) -> list[str]:
+    """Candidate topics in a sentence: names ("Saudi Arabia", "Vladimir Putin") and content-word pairs."""
+    tokens = re.findall(r"[A-Za-z][A-Za-z.-]*[A-Za-z]|[A-Z]", re.sub(r"['’]s\b", " ", sentence))
+    phrases: list[str] = []
+    run: list[str] = []
+    for i, token in enumerate([*tokens, "."]):
+        if i > 0 and token[:1].isupper() and token.lower() not in _TITLES:
+            run.append(token)
+            continue
+        if run and len(run) <= 3:
+            phrases.append(" ".join(run))
+        run = []
+    lowered = [t.lower() for t in tokens]
+    for a, b in itertools.pairwise(lowered):
+        if a not in STOPWORDS and b not in STOPWORDS and len(a) > 3 and len(b) > 3 and a.islower() and b.islower():
+            if a in _TITLES or b in _TITLES:
+                continue
+            phrases.append(f"{a} {b}")
+    return phrases
+
+
+def _topic_names(sentence: str) -> list[str]:
+    return [p for p in _topic_phrases(sentence) if p[:1].isupper()]
 
 
 def _mmr(pool: Sequence[Scored], k: int, max_similarity: float) -> list[Scored]:

@@ -118,7 +118,9 @@ def import_paths(
             source=cleaned.source,
             url=cleaned.url,
             published=cleaned.published,
-            origin=previous.origin if previous is not None and previous.origin != origin and digest == previous.content_hash else origin,
+            origin=previous.origin
+            if previous is not None and previous.origin != origin and digest == previous.content_hash
+            else origin,
             content_hash=digest,
         )
         if previous is not None and render_article(previous) == render_article(article):

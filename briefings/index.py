@@ -18,7 +18,7 @@ from typing import Any
 
 from briefings.models import Article, Sentence
 
-ENGINE_VERSION = "3"  # bump when segmentation, scoring or the schema change: the index then rebuilds itself
+ENGINE_VERSION = "4"  # bump when segmentation, scoring or the schema change: the index then rebuilds itself
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -87,14 +87,20 @@ class SentenceIndex:
             return dict(self._db.execute("SELECT doc_id, content_hash FROM documents"))
 
     def replace_document(
-        self, article: Article, sentences: Sequence[Sentence], quotable: Sequence[bool], term_lists: Sequence[list[str]], derived: dict[str, Any]
+        self,
+        article: Article,
+        sentences: Sequence[Sentence],
+        quotable: Sequence[bool],
+        term_lists: Sequence[list[str]],
+        derived: dict[str, Any],
     ) -> None:
         with self._lock:
             self._db.execute("BEGIN")
             try:
                 self._delete(article.doc_id)
                 self._db.execute(
-                    "INSERT INTO documents VALUES (?, ?, ?)", (article.doc_id, article.content_hash, json.dumps(derived))
+                    "INSERT INTO documents VALUES (?, ?, ?)",
+                    (article.doc_id, article.content_hash, json.dumps(derived)),
                 )
                 for sentence, ok, term_list in zip(sentences, quotable, term_lists, strict=True):
                     cursor = self._db.execute(
@@ -111,7 +117,8 @@ class SentenceIndex:
                         ),
                     )
                     self._db.execute(
-                        "INSERT INTO sentence_index (rowid, terms) VALUES (?, ?)", (cursor.lastrowid, " ".join(term_list))
+                        "INSERT INTO sentence_index (rowid, terms) VALUES (?, ?)",
+                        (cursor.lastrowid, " ".join(term_list)),
                     )
                 self._db.execute("COMMIT")
             except BaseException:
@@ -150,7 +157,8 @@ class SentenceIndex:
     def all_sentences(self) -> list[tuple[Sentence, bool, list[str]]]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT doc_id, position, block, block_kind, text, quotable, terms FROM sentences ORDER BY doc_id, position"
+                "SELECT doc_id, position, block, block_kind, text, quotable, terms"
+                " FROM sentences ORDER BY doc_id, position"
             ).fetchall()
         return [(Sentence(*row[:5]), bool(row[5]), row[6].split()) for row in rows]
 

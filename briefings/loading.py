@@ -30,7 +30,7 @@ HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | MARKDOWN_SUFFIXES | HTML_SUFFIXES
 MAX_ARTICLE_BYTES = 5 * 1024 * 1024
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n?", re.DOTALL)
-_TERMINAL = tuple(".!?…\"”’):;")
+_TERMINAL = tuple('.!?…"”’):;')
 
 
 class ArticleError(Exception):
@@ -66,13 +66,7 @@ def _text_lines(text: str) -> list[RawLine]:
         if not line:
             previous_blank = True
             continue
-        if (
-            out
-            and not previous_blank
-            and len(out[-1]) >= 40
-            and not out[-1].endswith(_TERMINAL)
-            and line[:1].islower()
-        ):
+        if out and not previous_blank and len(out[-1]) >= 40 and not out[-1].endswith(_TERMINAL) and line[:1].islower():
             out[-1] = f"{out[-1]} {line}"
         else:
             out.append(line)
@@ -134,9 +128,9 @@ def _front_matter(text: str, origin: str) -> tuple[dict[str, Any], str]:
 def _html_article(html: str, origin: str) -> tuple[list[RawLine], dict[str, Any]]:
     import trafilatura  # imported lazily: it is only needed for HTML input
 
-    text = trafilatura.extract(
+    xml = trafilatura.extract(
         html,
-        output_format="markdown",
+        output_format="xml",
         include_comments=False,
         include_tables=False,
         include_images=False,
@@ -145,7 +139,8 @@ def _html_article(html: str, origin: str) -> tuple[list[RawLine], dict[str, Any]
         favor_recall=True,
         deduplicate=False,
     )
-    if not text or not text.strip():
+    lines = _xml_lines(xml or "")
+    if not lines:
         raise ArticleError(origin, "has no article text that could be extracted from its HTML")
     meta: dict[str, Any] = {}
     document = trafilatura.extract_metadata(html)
@@ -157,7 +152,31 @@ def _html_article(html: str, origin: str) -> tuple[list[RawLine], dict[str, Any]
             "published": document.date,
             "source": document.sitename,
         }
-    return _markdown_lines(text), meta
+    return lines, meta
+
+
+def _xml_lines(xml: str) -> list[RawLine]:
+    """trafilatura's XML: <head rend="h2">, <p>, <list><item> in reading order."""
+    if not xml.strip():
+        return []
+    from lxml import etree
+
+    root = etree.fromstring(xml.encode())
+    main = root.find("main")
+    lines: list[RawLine] = []
+    for element in (main if main is not None else root).iter("head", "p", "item", "quote"):
+        text = " ".join("".join(element.itertext()).split())
+        if not text:
+            continue
+        if element.tag == "head":
+            rend = element.get("rend", "h2")
+            level = int(rend[1]) if rend[:1] == "h" and rend[1:].isdigit() else 2
+            lines.append(RawLine(text, "heading", level))
+        elif element.tag == "item":
+            lines.append(RawLine(text, "item"))
+        elif element.getparent() is None or element.getparent().tag not in {"item", "quote"}:
+            lines.append(RawLine(text, "paragraph"))
+    return lines
 
 
 # ---------------------------------------------------------------------------------------------- entry points
@@ -282,7 +301,8 @@ def read_corpus_file(path: Path) -> Article:
         url=_str_or_none(meta.get("url")),
         published=_str_or_none(meta.get("published")),
         origin=_str_or_none(meta.get("origin")),
-        content_hash=str(meta.get("content_hash") or content_hash(str(meta["title"]), blocks)),
+        # Always from the content itself: a hand edit to the body must count as a change.
+        content_hash=content_hash(str(meta["title"]), blocks),
     )
 
 

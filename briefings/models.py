@@ -119,9 +119,7 @@ class Briefing:
             "summary": self.summary_text,
             "summary_citations": [s.citation.to_dict() for s in self.summary],
             "takeaways": [t.to_dict() for t in self.takeaways],
-            "sources": [
-                {"doc_id": s.doc_id, "title": s.title, "url": s.url, "origin": s.origin} for s in self.sources
-            ],
+            "sources": [{"doc_id": s.doc_id, "title": s.title, "url": s.url, "origin": s.origin} for s in self.sources],
         }
 
 

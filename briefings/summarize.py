@@ -16,6 +16,10 @@ from dataclasses import dataclass
 from briefings.models import Sentence
 from briefings.text import is_quotable, terms
 
+# A sentence that opens on a pronoun leans on the one before it; out of context it reads as vague.
+_DANGLING_START = re.compile(
+    r"^(?:it|it's|it’s|this|that|these|those|they|he|she|his|her|their|there are|such)\b", re.I
+)
 _TAKEAWAY_HEADING = re.compile(r"\b(?:key )?(?:takeaways?|key points|highlights|in brief|at a glance|tl;?dr)\b", re.I)
 
 
@@ -59,7 +63,7 @@ def _position_prior(position: int, count: int) -> float:
 
 def score_sentences(sentences: Sequence[Sentence], title: str | None = None) -> list[Scored]:
     """Salience of each quotable sentence of one article."""
-    vectors, totals = tfidf_vectors(sentences)
+    vectors, _totals = tfidf_vectors(sentences)
     quotable = [i for i, s in enumerate(sentences) if is_quotable(s)]
     if not quotable:
         return []
@@ -73,12 +77,12 @@ def score_sentences(sentences: Sequence[Sentence], title: str | None = None) -> 
     for rank, i in enumerate(quotable):
         sentence = sentences[i]
         centrality = cosine(vectors[i], centroid)
-        title_overlap = (
-            len(title_terms & vectors[i].keys()) / len(title_terms) if title_terms else 0.0
-        )
+        title_overlap = len(title_terms & vectors[i].keys()) / len(title_terms) if title_terms else 0.0
         score = (centrality + 0.2 * title_overlap) * _position_prior(rank, len(quotable))
         if in_takeaway_section[i]:
             score *= 1.5
+        if _DANGLING_START.match(sentence.text):
+            score *= 0.7
         scored.append(Scored(sentence, score, vectors[i]))
     return scored
 
@@ -158,6 +162,9 @@ def takeaways(
     if len(picked) < 3:
         # Short article: reuse summary sentences rather than return fewer than three points.
         picked += select(
-            [s for s in flattened if s not in picked], 3 - len(picked), max_similarity=0.5, exclude=[p.vector for p in picked]
+            [s for s in flattened if s not in picked],
+            3 - len(picked),
+            max_similarity=0.5,
+            exclude=[p.vector for p in picked],
         )
     return [s.sentence for s in sorted(picked, key=lambda s: s.sentence.position)]

@@ -6,6 +6,7 @@ Piped: one command per line, replies printed in order, exit at end of input.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from typing import TextIO
@@ -69,10 +70,8 @@ def run_console(bot: BriefingBot, stdin: TextIO | None = None, stdout: TextIO | 
     session = ConsoleSession(bot, stdout)
     interactive = stdin.isatty()
     if interactive:
-        try:
-            import readline  # noqa: F401  (line editing and history at the prompt)
-        except ImportError:  # pragma: no cover - not on every platform
-            pass
+        with contextlib.suppress(ImportError):  # line editing and history at the prompt, where available
+            import readline  # noqa: F401
         stdout.write(BANNER + "\n\n")
         while True:
             try:

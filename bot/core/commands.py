@@ -29,6 +29,9 @@ _USAGE = {
     "help": ("/help", "this list"),
 }
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Platform mentions and markup carry no meaning for a question: <@U123>, <!channel>, <#C1|x>, @everyone, **, `.
+_MENTIONS = re.compile(r"<[@!#][^>\s]{0,80}>|(?<!\w)@(?:everyone|here|channel)\b|<@&?\d+>")
+_MARKUP = re.compile(r"[*_`~>|]{1,3}")
 
 
 class CommandError(ValueError):
@@ -46,7 +49,9 @@ class Conversation:
 
 
 def clean_input(text: str, *, limit: int, what: str) -> str:
-    text = " ".join(_CONTROL.sub(" ", text or "").split())
+    """One line of user text, without control characters, platform mentions or markup, within the limit."""
+    text = _MARKUP.sub(" ", _MENTIONS.sub(" ", _CONTROL.sub(" ", text or "")))
+    text = " ".join(text.split())
     if len(text) > limit:
         raise CommandError(f"That {what} is {len(text)} characters long; please keep it under {limit}.")
     return text
@@ -198,6 +203,4 @@ class BriefingBot:
         raise CommandError(f"I don't know the command '/{name}'. Try /help for the list.")
 
 
-_EMPTY_CORPUS = (
-    "The corpus has no articles yet. Import some with `briefbot corpus import PATH...` and try again."
-)
+_EMPTY_CORPUS = "The corpus has no articles yet. Import some with `briefbot corpus import PATH...` and try again."

@@ -45,7 +45,8 @@ class Reply:
     def citations(self) -> tuple[Citation, ...]:
         """Every source the reply cites, once each, in order of first use."""
         seen: dict[tuple[str, str], Citation] = {}
-        for part in (*self.paragraphs, *self.bullets):
+        parts: list[Paragraph | Bullet] = [*self.paragraphs, *self.bullets]
+        for part in parts:
             for citation in part.citations:
                 seen.setdefault((citation.doc_id, citation.quote), citation)
         for citation in self.extra_citations:
