@@ -76,6 +76,7 @@ class BriefingEngine:
         self._articles: dict[str, Article] = {}
         self._sentences: dict[str, list[Sentence]] = {}
         self.fingerprint = ""
+        self._sources_memo: tuple[str, list[SourceDigest]] | None = None
         self.refresh()
 
     def close(self) -> None:
@@ -101,6 +102,7 @@ class BriefingEngine:
         self.fingerprint = fingerprint(articles.values())
         if added or updated or removed:
             self.index.prune_cache(self.fingerprint)
+            self.topics()  # computed now, not in the middle of someone's question
             log.info(
                 "corpus index updated: %d added, %d updated, %d removed, %d articles",
                 len(added),
@@ -166,7 +168,9 @@ class BriefingEngine:
         )
 
     def sources(self) -> list[SourceDigest]:
-        return [self.source(a.doc_id) for a in self.articles]
+        if self._sources_memo is None or self._sources_memo[0] != self.fingerprint:
+            self._sources_memo = (self.fingerprint, [self.source(a.doc_id) for a in self.articles])
+        return list(self._sources_memo[1])
 
     # ------------------------------------------------------------------------------------------ corpus-wide
     def _corpus_vectors(self) -> tuple[list[Sentence], list[dict[str, float]], dict[str, float]]:
@@ -326,11 +330,16 @@ class BriefingEngine:
             key=lambda x: (-x[0], x[1]),
         )
         topics: list[str] = []
+        chosen: list[set[str]] = []
         for _, phrase in scored:
-            if any(set(words(phrase)) <= set(words(t)) or set(words(t)) <= set(words(phrase)) for t in topics):
+            phrase_words = set(words(phrase))
+            if any(phrase_words <= c or c <= phrase_words for c in chosen):
                 continue
             topics.append(phrase)
-        return topics[:50]
+            chosen.append(phrase_words)
+            if len(topics) == 50:
+                break
+        return topics
 
     def takeaways(self, topic: str | None = None) -> TopicTakeaways:
         """Key takeaways for the whole corpus, or for one topic; a topic the corpus does not cover says so."""

@@ -1,0 +1,24 @@
+# One container: the bot, its engine and the default corpus. State goes to the /data volume.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    BRIEFBOT_CORPUS=/app/corpus \
+    BRIEFBOT_DATA=/data
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+COPY briefings ./briefings
+RUN pip install ".[postgres]"
+COPY corpus ./corpus
+COPY config ./config
+
+RUN useradd --create-home --uid 10001 briefbot && mkdir -p /data && chown briefbot /data
+USER briefbot
+VOLUME ["/data"]
+EXPOSE 3000
+
+ENTRYPOINT ["briefbot"]
+CMD ["run"]
