@@ -7,8 +7,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import perf  # noqa: E402
-import rouge_realsumm  # noqa: E402
+import perf
+import rouge_realsumm
 
 
 def main() -> int:
