@@ -1,0 +1,20 @@
+"""The Discord adapter: slash commands through discord.py's CommandTree, follow-ups in threads.
+
+Importing this package stays cheap (the `briefbot` CLI imports `bot.adapters.discord.cli` to build its parser);
+discord.py is loaded when the bot starts or a `briefbot discord ...` command runs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.core import BriefingBot
+    from bot.settings import Settings
+
+
+async def run_discord(bot: BriefingBot, settings: Settings) -> None:
+    """Serve Discord until cancelled: what `briefbot run` starts when DISCORD_TOKEN is set."""
+    from bot.adapters.discord.runner import serve
+
+    await serve(bot, settings)

@@ -1,0 +1,57 @@
+"""Start the Discord side of `briefbot run`: pick the intents, build the client, connect until cancelled."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+
+from bot.adapters.discord.application import (
+    DiscordSetupError,
+    fetch_application,
+    message_content_enabled,
+    token_from,
+)
+from bot.adapters.discord.client import BriefbotClient, follow_up_hint
+from bot.adapters.discord.commands import register_commands
+from bot.core import BriefingBot
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_client(core: BriefingBot, *, message_content: bool) -> BriefbotClient:
+    """A client with every command registered (not synced: `briefbot discord sync` does that, explicitly)."""
+    client = BriefbotClient(core, message_content=message_content)
+    register_commands(client.tree)
+    return client
+
+
+async def resolve_message_content(settings: Settings, token: str) -> bool:
+    """BRIEFBOT_DISCORD_MESSAGE_CONTENT when set, else the application's own flags (an HTTP-only login)."""
+    if settings.discord.message_content is not None:
+        return settings.discord.message_content
+    application = await fetch_application(token)
+    return message_content_enabled(application.flags)
+
+
+async def serve(core: BriefingBot, settings: Settings) -> None:
+    """Connect to the gateway and answer until cancelled; reconnects are discord.py's job."""
+    token = token_from(settings)
+    message_content = await resolve_message_content(settings, token)
+    log.info(
+        "Discord: Message Content intent %s. %s",
+        "enabled" if message_content else "not enabled",
+        follow_up_hint(message_content),
+    )
+    client = create_client(core, message_content=message_content)
+    async with client:
+        try:
+            await client.start(token)
+        except discord.LoginFailure as exc:
+            raise DiscordSetupError("Discord rejected DISCORD_TOKEN (401 Unauthorized); reset the token.") from exc
+        except discord.PrivilegedIntentsRequired as exc:
+            raise DiscordSetupError(
+                "Discord refused the Message Content intent (close code 4014): enable it in the developer portal "
+                "(Bot > Privileged Gateway Intents) or set BRIEFBOT_DISCORD_MESSAGE_CONTENT=false."
+            ) from exc
