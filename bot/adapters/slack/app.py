@@ -1,0 +1,119 @@
+"""The Bolt app and its two ways to meet Slack: Socket Mode (no public URL) or HTTP (Slack POSTs to /slack/events).
+
+Settings are read once and passed in; secrets leave their `SecretStr` only where they are handed to the SDK.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+from pydantic import SecretStr
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, async_default_handlers
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.adapters.slack.commands import register as register_commands
+from bot.adapters.slack.events import register as register_events
+from bot.adapters.slack.names import CommandNames
+from bot.adapters.slack.responder import InFlight, Responder
+from bot.core import BriefingBot
+from bot.settings import Settings, SlackSettings
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+RATE_LIMIT_RETRIES = 3  # each waits the Retry-After Slack sends with its 429
+DRAIN_SECONDS = 10.0  # on shutdown, how long answers already being worked on may take to go out
+
+
+def build_client(slack: SlackSettings) -> AsyncWebClient:
+    """The Web API client: the bot token, BRIEFBOT_SLACK_API_URL as base URL, and 429s retried after Retry-After."""
+    if slack.bot_token is None:
+        raise ValueError("Slack needs SLACK_BOT_TOKEN (the bot token, xoxb-...).")
+    base_url = slack.api_url if slack.api_url.endswith("/") else f"{slack.api_url}/"
+    return AsyncWebClient(
+        token=slack.bot_token.get_secret_value(),
+        base_url=base_url,
+        retry_handlers=[*async_default_handlers(), AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)],
+    )
+
+
+def build_app(
+    bot: BriefingBot, slack: SlackSettings, client: AsyncWebClient | None = None, *, inflight: InFlight | None = None
+) -> AsyncApp:
+    """The Bolt app with every listener registered. HTTP mode needs the signing secret to verify requests."""
+    names = CommandNames(slack.command_prefix)
+    if slack.resolved_mode == "http" and slack.signing_secret is None:
+        raise ValueError("Slack's HTTP mode needs SLACK_SIGNING_SECRET to verify that requests come from Slack.")
+    app = AsyncApp(
+        name="briefbot",
+        client=client or build_client(slack),
+        # Socket Mode requests are authenticated by the connection; Bolt verifies signatures only over HTTP.
+        signing_secret=slack.signing_secret.get_secret_value() if slack.signing_secret else "",
+    )
+    responder = Responder(bot, names, inflight)
+    register_commands(app, responder)
+    register_events(app, responder)
+
+    @app.error
+    async def on_error(error: Exception) -> None:
+        # Listener failures are handled (and apologised for) by the responder; this catches the rest. No request
+        # body here: a slash command's body carries a verification token.
+        log.error("slack: request failed: %s", type(error).__name__, exc_info=error)
+
+    return app
+
+
+async def run_slack(bot: BriefingBot, settings: Settings) -> None:
+    """Serve Slack until cancelled, in the mode the settings choose (BRIEFBOT_SLACK_MODE or the secrets present)."""
+    slack = settings.slack
+    inflight = InFlight()
+    app = build_app(bot, slack, inflight=inflight)
+    await _check_bot_token(app.client)
+    await asyncio.to_thread(bot.store.prune_events)
+    log.info("slack: commands %s", " ".join(CommandNames(slack.command_prefix).all().values()))
+    try:
+        if slack.resolved_mode == "socket":
+            await _serve_socket(app, slack.app_token)
+        else:
+            await _serve_http(app, slack.port)
+    finally:
+        if not await inflight.drain(within=DRAIN_SECONDS):
+            log.warning("slack: stopped with %d answers still in flight", inflight.active)
+
+
+async def _check_bot_token(client: AsyncWebClient) -> None:
+    """Fail at start, with a clear message, when Slack does not accept the bot token."""
+    try:
+        auth = await client.auth_test()
+    except SlackApiError as exc:
+        raise RuntimeError(f"Slack rejected SLACK_BOT_TOKEN ({exc.response.get('error')}).") from None
+    log.info("slack: signed in as %s in %s", auth.get("user"), auth.get("team"))
+
+
+async def _serve_socket(app: AsyncApp, app_token: SecretStr | None) -> None:
+    if app_token is None:
+        raise ValueError("Socket Mode needs SLACK_APP_TOKEN (an app-level token, xapp-..., with connections:write).")
+    handler = AsyncSocketModeHandler(app, app_token.get_secret_value())
+    await handler.connect_async()
+    log.info("slack: connected in Socket Mode")
+    try:
+        await asyncio.Event().wait()  # until cancelled
+    finally:
+        await handler.close_async()
+
+
+async def _serve_http(app: AsyncApp, port: int) -> None:
+    runner = web.AppRunner(app.web_app(path=EVENTS_PATH, port=port))
+    await runner.setup()
+    try:
+        # All interfaces: Slack must reach this port, normally through a TLS-terminating proxy.
+        await web.TCPSite(runner, port=port).start()
+        log.info("slack: HTTP mode, listening on port %d at %s", port, EVENTS_PATH)
+        await asyncio.Event().wait()  # until cancelled
+    finally:
+        await runner.cleanup()

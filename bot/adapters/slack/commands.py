@@ -1,0 +1,81 @@
+"""Slash commands: /brief, /ask, /takeaways, /sources, /digest and help, under the workspace's command prefix.
+
+Each acks at once, then answers: public replies with chat.postMessage, help and errors privately through the
+command's response_url. /ask posts its answer as a channel message that roots a thread for follow-ups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.adapters.slack.incoming import plain_text, thread_key
+from bot.adapters.slack.responder import Responder
+from bot.core import BriefingBot, Reply
+
+Listener = Callable[..., Awaitable[None]]
+
+# The commands whose reply is simply shown: the command's text (already plain) -> the core's reply.
+_SHOWN: dict[str, Callable[[BriefingBot, str], Reply]] = {
+    "brief": lambda bot, _text: bot.brief(),
+    "takeaways": lambda bot, text: bot.takeaways(text or None),
+    "sources": lambda bot, _text: bot.sources(),
+    "digest": lambda bot, text: bot.digest(text),
+    "help": lambda bot, _text: bot.help(),
+}
+
+
+def register(app: AsyncApp, responder: Responder) -> None:
+    for command, produce in _SHOWN.items():
+        app.command(responder.names.slash(command))(_shown(responder, command, produce))
+    app.command(responder.names.slash("ask"))(_ask(responder))
+
+
+def _shown(responder: Responder, command: str, produce: Callable[[BriefingBot, str], Reply]) -> Listener:
+    bot = responder.bot
+
+    async def on_command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:
+        await ack()
+        text = plain_text(body.get("text", ""))
+
+        async def tell(reply: Reply) -> None:
+            await responder.respond_ephemeral(respond, reply)
+
+        async with responder.inflight.track(), responder.answering(f"/{command}", tell):
+            # `/brief help` and friends: Slack's convention for asking any command how it works.
+            reply = bot.help() if text.lower() == "help" else await responder.core(produce, bot, text)
+            if reply.ephemeral:
+                await tell(reply)
+            else:
+                await responder.post(client, body["channel_id"], reply)
+
+    return on_command
+
+
+def _ask(responder: Responder) -> Listener:
+    bot = responder.bot
+
+    async def on_ask(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:
+        await ack()
+        question = plain_text(body.get("text", ""))
+        channel = body["channel_id"]
+
+        async def tell(reply: Reply) -> None:
+            await responder.respond_ephemeral(respond, reply)
+
+        async with responder.inflight.track(), responder.answering("/ask", tell):
+            if question.lower() == "help":
+                await tell(bot.help())
+                return
+            reply = await responder.core(bot.ask, question)
+            ts = await responder.post(client, channel, reply, question=question, roots_thread=True)
+            if reply.thread_id:
+                # From now on a reply in this Slack thread continues this conversation.
+                await responder.core(bot.store.link_thread, reply.thread_id, thread_key(channel, ts))
+
+    return on_ask
