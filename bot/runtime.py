@@ -22,7 +22,7 @@ def build_bot(settings: Settings) -> BriefingBot:
     if not engine.articles:
         log.warning("the corpus directory %s has no articles", settings.corpus_dir)
     store = StateStore(settings.state_url)
-    return BriefingBot(engine, store)
+    return BriefingBot(engine, store, settings.digest)
 
 
 def configured_platforms(settings: Settings) -> list[str]:
@@ -40,12 +40,13 @@ def run(settings: Settings) -> int:
     platforms = configured_platforms(settings)
     if not platforms:
         from bot.adapters.console import run_console
+        from bot.digests.service import DigestService
 
         if settings.slack.bot_token is not None:
             log.warning(
                 "SLACK_BOT_TOKEN is set but neither SLACK_APP_TOKEN nor SLACK_SIGNING_SECRET is: Slack not started"
             )
-        return run_console(bot)
+        return run_console(bot, digests=DigestService(bot))
     log.info("starting %s", ", ".join(platforms))
     return asyncio.run(_run_platforms(bot, settings, platforms))
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -29,6 +29,16 @@ class SlackSettings(BaseModel):
     api_url: str = "https://slack.com/api/"
     # Command names are configurable: a workspace may already have a /brief.
     command_prefix: str = ""
+    # Slack user ids (U...) allowed to subscribe and unsubscribe channels to digests, besides workspace admins.
+    digest_admins: frozenset[str] = frozenset()
+
+    @field_validator("digest_admins", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        """BRIEFBOT_SLACK_DIGEST_ADMINS is one string: ids separated by commas or spaces."""
+        if isinstance(value, str):
+            return frozenset(part for part in value.replace(",", " ").split() if part)
+        return value
 
     @property
     def configured(self) -> bool:
@@ -51,6 +61,17 @@ class DiscordSettings(BaseModel):
         return self.token is not None
 
 
+class DigestSettings(BaseModel):
+    """What scheduled digests need: how far apart a channel's digests must be, how late one may still go out,
+    and the timezone a subscription uses when it names none."""
+
+    model_config = ConfigDict(frozen=True)
+
+    min_interval: int = Field(default=3600, ge=60)  # seconds between two digests in one channel, at least
+    grace: int = Field(default=3600, ge=1)  # seconds after its time a digest may still be delivered
+    timezone: str = "UTC"
+
+
 class Settings(BaseSettings):
     """All of briefbot's configuration. Environment variables win over the TOML file, which wins over defaults."""
 
@@ -61,6 +82,9 @@ class Settings(BaseSettings):
     database_url: str | None = None  # default: SQLite file in the data directory
     log_level: str = "INFO"
     timezone: str = "UTC"
+    # BRIEFBOT_DIGEST_MIN_INTERVAL and BRIEFBOT_DIGEST_GRACE, in seconds (see docs/digests.md).
+    digest_min_interval: int = Field(default=3600, ge=60)
+    digest_grace: int = Field(default=3600, ge=1)
     slack: SlackSettings = SlackSettings()
     discord: DiscordSettings = DiscordSettings()
 
@@ -89,6 +113,10 @@ class Settings(BaseSettings):
         return tuple(sources)
 
     @property
+    def digest(self) -> DigestSettings:
+        return DigestSettings(min_interval=self.digest_min_interval, grace=self.digest_grace, timezone=self.timezone)
+
+    @property
     def state_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'state.sqlite3').as_posix()}"
 
@@ -104,6 +132,7 @@ class _PlatformEnv(PydanticBaseSettingsSource):
         "BRIEFBOT_SLACK_PORT": "port",
         "BRIEFBOT_SLACK_API_URL": "api_url",
         "BRIEFBOT_SLACK_COMMAND_PREFIX": "command_prefix",
+        "BRIEFBOT_SLACK_DIGEST_ADMINS": "digest_admins",
     }
     _DISCORD: ClassVar[dict[str, str]] = {
         "DISCORD_TOKEN": "token",

@@ -115,14 +115,16 @@ def test_takeaways_for_topic_and_for_unknown_topic(bot: BriefingBot) -> None:
 
 
 def test_sources_help_and_digest_replies(bot: BriefingBot) -> None:
-    """/sources lists every article; /help lists every command; /digest says digests are coming."""
+    """/sources lists every article; /help lists every command; /digest subscribes the console's channel."""
     sources = bot.sources()
     assert len(sources.bullets) == len(ARTICLES)
     help_reply = bot.help()
     assert help_reply.ephemeral
     for command in ("/brief", "/ask", "/takeaways", "/sources", "/digest", "/help"):
         assert command in help_reply.plain_text
-    assert "not available yet" in bot.digest("subscribe daily 08:00").plain_text
+    subscribed = bot.digest("subscribe daily 08:00", Conversation("console", "console"))
+    assert subscribed.title == "Digest scheduled" and "daily 08:00 (UTC)" in subscribed.plain_text
+    assert "not available here yet" in bot.digest("subscribe daily 08:00").plain_text  # no channel given
 
 
 def test_empty_corpus_gives_a_helpful_notice(tmp_path: Path) -> None:

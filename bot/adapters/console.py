@@ -2,17 +2,24 @@
 
 Interactive: a prompt; `/new` starts a new thread; a plain line after an answer is a follow-up in its thread.
 Piped: one command per line, replies printed in order, exit at end of input.
+With a digest service (what `briefbot run` passes), scheduled digests print while the console waits for input.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import sys
-from typing import TextIO
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TextIO
 
 from bot.core import BriefingBot, CommandError, Conversation, Reply
 from bot.render.text import render_text
+
+if TYPE_CHECKING:
+    from bot.digests.service import DigestService
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +71,12 @@ class ConsoleSession:
         self.out.flush()
 
 
-def run_console(bot: BriefingBot, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
+def run_console(
+    bot: BriefingBot,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    digests: DigestService | None = None,
+) -> int:
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
     session = ConsoleSession(bot, stdout)
@@ -73,6 +85,13 @@ def run_console(bot: BriefingBot, stdin: TextIO | None = None, stdout: TextIO | 
         with contextlib.suppress(ImportError):  # line editing and history at the prompt, where available
             import readline  # noqa: F401
         stdout.write(BANNER + "\n\n")
+    if digests is not None:
+        try:
+            return asyncio.run(_serve_with_digests(session, stdin, digests, interactive))
+        except KeyboardInterrupt:
+            stdout.write("\n")
+            return 0
+    if interactive:
         while True:
             try:
                 line = input("thread> " if session.thread else "> ")
@@ -85,3 +104,61 @@ def run_console(bot: BriefingBot, stdin: TextIO | None = None, stdout: TextIO | 
         if not session.handle_line(line):
             break
     return 0
+
+
+async def _serve_with_digests(
+    session: ConsoleSession, stdin: TextIO, digests: DigestService, interactive: bool
+) -> int:
+    """The console with the digest scheduler running: stdin is read in a thread so the event loop stays free."""
+    from bot.digests.console import ConsoleDigestSender
+
+    prompt = (lambda: "thread> " if session.thread else "> ") if interactive else None
+    await digests.start({"console": ConsoleDigestSender(session.out, prompt=prompt)})
+    reader = _LineReader(stdin, prompt, asyncio.get_running_loop())
+    try:
+        while (line := await reader.next_line()) is not None:
+            if not session.handle_line(line):
+                break
+            reader.ready()
+        if interactive and line is None:
+            session.out.write("\n")
+    finally:
+        await digests.stop()
+    return 0
+
+
+class _LineReader:
+    """Lines from stdin, read one at a time in a daemon thread (a blocked read must not keep the process alive)
+    and handed to the event loop; None at end of input."""
+
+    def __init__(self, stdin: TextIO, prompt: Callable[[], str] | None, loop: asyncio.AbstractEventLoop) -> None:
+        self._stdin = stdin
+        self._prompt = prompt
+        self._loop = loop
+        self._lines: asyncio.Queue[str | None] = asyncio.Queue()
+        self._go = threading.Event()
+        self._go.set()
+        threading.Thread(target=self._read, name="console-stdin", daemon=True).start()
+
+    async def next_line(self) -> str | None:
+        return await self._lines.get()
+
+    def ready(self) -> None:
+        """The last line is handled: read the next (and show the prompt for it)."""
+        self._go.set()
+
+    def _read(self) -> None:
+        while True:
+            self._go.wait()
+            self._go.clear()
+            line: str | None
+            try:
+                line = input(self._prompt()) if self._prompt is not None else (self._stdin.readline() or None)
+            except EOFError:
+                line = None
+            try:
+                self._loop.call_soon_threadsafe(self._lines.put_nowait, line)
+            except RuntimeError:  # the loop closed while we were reading
+                return
+            if line is None:
+                return

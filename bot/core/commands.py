@@ -8,24 +8,32 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.core.replies import Bullet, Paragraph, Reply
+from bot.settings import DigestSettings
 from bot.storage import ConversationTurn, StateStore
 from briefings.engine import BriefingEngine
 from briefings.models import Takeaway
+
+if TYPE_CHECKING:
+    from bot.digests.subscriptions import DigestSubscriptions
 
 log = logging.getLogger(__name__)
 
 MAX_INPUT_CHARS = 500
 MAX_TOPIC_CHARS = 100
+MAX_DIGEST_CHARS = 200
 COMMANDS = ("brief", "ask", "takeaways", "sources", "digest", "help")
 _USAGE = {
     "brief": ("/brief", "the briefing: headline, summary and key takeaways, with sources"),
     "ask": ("/ask <question>", "a short cited answer; reply in its thread to follow up"),
     "takeaways": ("/takeaways [topic]", "key takeaways for the story, or for one topic"),
     "sources": ("/sources", "the articles the bot reads, each with a summary"),
-    "digest": ("/digest ...", "scheduled digests for this channel"),
+    "digest": ("/digest subscribe|list|now|unsubscribe", "scheduled digests for this channel"),
     "help": ("/help", "this list"),
 }
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -40,12 +48,22 @@ class CommandError(ValueError):
 
 @dataclass(frozen=True)
 class Conversation:
-    """Where a command came from, in neutral terms."""
+    """Where a command came from, in neutral terms.
+
+    `can_manage` says whether the person may change this channel's settings (subscribe it to digests). Adapters
+    compute it from the platform's own permissions; left as None it is True on the console (the person at the
+    terminal owns it) and False everywhere else.
+    """
 
     platform: str = "console"
     channel: str | None = None
     user: str | None = None
     thread: str | None = None  # the platform's thread key, when the command came from inside a thread
+    can_manage: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.can_manage is None:
+            object.__setattr__(self, "can_manage", self.platform == "console")
 
 
 def clean_input(text: str, *, limit: int, what: str) -> str:
@@ -74,11 +92,29 @@ def _bullets(points: tuple[Takeaway, ...]) -> tuple[Bullet, ...]:
 
 
 class BriefingBot:
-    """Core commands over the engine and the state store."""
+    """Core commands over the engine and the state store.
 
-    def __init__(self, engine: BriefingEngine, store: StateStore) -> None:
+    `digest_settings` and `clock` configure scheduled digests; the digest service (bot.digests.service) delivers
+    them and listens to `digests` for subscription changes.
+    """
+
+    def __init__(
+        self,
+        engine: BriefingEngine,
+        store: StateStore,
+        digest_settings: DigestSettings | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        # Imported here: bot.digests builds on the core's replies, so the core cannot import it at module level.
+        from bot.digests.models import utc_now
+        from bot.digests.store import DigestStore
+        from bot.digests.subscriptions import DigestSubscriptions
+
         self.engine = engine
         self.store = store
+        self.digests: DigestSubscriptions = DigestSubscriptions(
+            engine, DigestStore(store.engine), digest_settings or DigestSettings(), clock or utc_now
+        )
 
     # ------------------------------------------------------------------------------------------ commands
     def brief(self) -> Reply:
@@ -146,17 +182,58 @@ class BriefingBot:
         )
         return Reply("sources", title=f"Sources ({len(digests)} articles)", bullets=bullets)
 
-    def digest(self, args: str = "") -> Reply:
-        return Reply(
-            "notice",
-            title="Digests are coming",
-            paragraphs=(
-                Paragraph(
-                    "Scheduled digests are not available yet. Until then, /brief gives the current briefing "
-                    "and /takeaways the key points."
+    def digest(self, args: str = "", conversation: Conversation | None = None) -> Reply:
+        """/digest subscribe [when] [timezone] [quiet] | unsubscribe [id] | list | now, for the conversation's channel.
+
+        Without a conversation there is no channel to schedule for: adapters that do not pass one yet get a
+        note that digests are not available there.
+        """
+        from bot.digests.subscriptions import DigestInputError
+
+        if conversation is None:
+            return Reply(
+                "notice",
+                title="Digests are coming",
+                paragraphs=(
+                    Paragraph(
+                        "Scheduled digests are not available here yet. Until then, /brief gives the current "
+                        "briefing and /takeaways the key points."
+                    ),
                 ),
-            ),
-            ephemeral=True,
+                ephemeral=True,
+            )
+        args = " ".join(_CONTROL.sub(" ", args or "").split())
+        if len(args) > MAX_DIGEST_CHARS:
+            raise CommandError(f"That is {len(args)} characters long; please keep /digest under {MAX_DIGEST_CHARS}.")
+        channel = conversation.channel or ("console" if conversation.platform == "console" else None)
+        if channel is None:
+            raise CommandError("Digests belong to a channel: use /digest in the channel that should get them.")
+        action, _, rest = args.partition(" ")
+        action = action.lower()
+        platform = conversation.platform
+        try:
+            if action in {"", "help"}:
+                return _digest_usage()
+            if action in {"subscribe", "unsubscribe"}:
+                if not conversation.can_manage:
+                    log.info("digest %s refused: %s may not manage %s:%s", action, conversation.user, platform, channel)
+                    raise CommandError(_NOT_A_MANAGER)
+                if action == "subscribe":
+                    return self.digests.subscribe(platform, channel, rest, conversation.user)
+                return self.digests.unsubscribe(platform, channel, rest)
+            if action == "list":
+                return self.digests.list(platform, channel)
+            if action == "now":
+                return self.digests.preview(platform, channel)
+        except DigestInputError as exc:
+            raise CommandError(str(exc)) from None
+        hint = (
+            f"did you mean /digest subscribe {args}?"
+            if _reads_as_schedule(args, self.digests.settings.timezone)
+            else "/digest help explains them."
+        )
+        raise CommandError(
+            f"/digest has no '{action[:40]}'. Use /digest subscribe <when>, list, now or unsubscribe; {hint}"
         )
 
     def help(self, prefix: str = "/") -> Reply:
@@ -197,10 +274,48 @@ class BriefingBot:
         if name == "sources":
             return self.sources()
         if name == "digest":
-            return self.digest(arg)
+            return self.digest(arg, conversation)
         if name == "help":
             return self.help()
         raise CommandError(f"I don't know the command '/{name}'. Try /help for the list.")
 
 
+def _reads_as_schedule(text: str, timezone: str) -> bool:
+    from bot.digests.schedule import ScheduleError, parse_subscription
+
+    try:
+        parse_subscription(text, default_timezone=timezone)
+    except ScheduleError:
+        return False
+    return True
+
+
+def _digest_usage() -> Reply:
+    from bot.digests.schedule import EXAMPLES
+
+    return Reply(
+        "help",
+        title="Scheduled digests",
+        paragraphs=(
+            Paragraph(
+                "A digest brings this channel what is new in the articles since its last digest, then the key "
+                "takeaways, on a schedule. A time is in the configured timezone unless you name one; add `quiet` "
+                "to skip digests with nothing new."
+            ),
+        ),
+        bullets=(
+            Bullet("/digest subscribe <when> [timezone] [quiet]: e.g. " + ", ".join(EXAMPLES)),
+            Bullet("/digest list: this channel's digests and when each arrives next"),
+            Bullet("/digest now: the digest for this channel, right now"),
+            Bullet("/digest unsubscribe [id]: stop one digest, or all of this channel's"),
+        ),
+        footer="Subscribing and unsubscribing is for people who may manage the channel.",
+        ephemeral=True,
+    )
+
+
+_NOT_A_MANAGER = (
+    "Only people who may manage this channel can subscribe it to digests or stop them. "
+    "Ask one of them; /digest list and /digest now work for everyone."
+)
 _EMPTY_CORPUS = "The corpus has no articles yet. Import some with `briefbot corpus import PATH...` and try again."

@@ -37,3 +37,52 @@ processed_events = sa.Table(
     sa.Column("key", sa.String(255), primary_key=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# Scheduled digests (docs/digests.md). Subscriptions are the source of truth; the scheduler's jobs derive from them.
+digest_subscriptions = sa.Table(
+    "digest_subscriptions",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("platform", sa.String(32), nullable=False),
+    sa.Column("channel", sa.String(255), nullable=False),
+    sa.Column("schedule", sa.String(255), nullable=False),  # canonical text, e.g. "weekdays 07:30"
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("quiet", sa.Boolean, nullable=False),
+    sa.Column("anchor", sa.DateTime(timezone=True), nullable=False),  # where `every` intervals count from
+    sa.Column("status", sa.String(16), nullable=False),  # active | paused | removed
+    sa.Column("status_reason", sa.Text, nullable=True),
+    sa.Column("created_by", sa.String(255), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_digest_subscriptions_place", "platform", "channel"),
+)
+
+# One row per (subscription, scheduled time): the unique constraint is what makes a digest go out at most once.
+digest_deliveries = sa.Table(
+    "digest_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("subscription_id", sa.String(32), sa.ForeignKey("digest_subscriptions.id"), nullable=False),
+    sa.Column("scheduled_at", sa.DateTime(timezone=True), nullable=False),  # UTC
+    sa.Column("state", sa.String(16), nullable=False),  # claimed | sending | delivered | skipped | missed | failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    # {"articles": {doc_id: content_hash}, "fingerprint": ...}: the corpus the digest was composed from
+    sa.Column("covers", sa.JSON, nullable=True),
+    sa.Column("message_id", sa.String(255), nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    sa.UniqueConstraint("subscription_id", "scheduled_at", name="uq_digest_deliveries_subscription_time"),
+    sa.Index("ix_digest_deliveries_state", "state"),
+)
+
+# What each channel has been shown: the articles (and their versions) its last delivered digest covered.
+digest_channels = sa.Table(
+    "digest_channels",
+    metadata,
+    sa.Column("platform", sa.String(32), primary_key=True),
+    sa.Column("channel", sa.String(255), primary_key=True),
+    sa.Column("seen", sa.JSON, nullable=False),  # {doc_id: content_hash}
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,116 @@
+"""What a digest says: the articles that are new to a channel since its last digest, then the key takeaways.
+
+Returns a neutral `Reply` (kind "digest"), so the existing renderers fit it to each platform's limits. Reads the
+engine, writes nothing: the service records what a delivered digest covered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.core.replies import Bullet, Paragraph, Reply
+from bot.digests.models import ChannelSeen, Coverage
+from bot.digests.schedule import format_time
+from briefings.engine import BriefingEngine
+from briefings.models import SourceDigest
+
+MAX_NEW_ARTICLES = 5  # listed one by one; the rest are counted
+TAKEAWAYS_PER_ARTICLE = 2
+
+
+@dataclass(frozen=True)
+class ComposedDigest:
+    """A digest ready to send (or None: quiet, and nothing new) and the corpus it was composed from."""
+
+    reply: Reply | None
+    coverage: Coverage
+    new_articles: tuple[str, ...]
+
+
+def coverage_of(engine: BriefingEngine) -> Coverage:
+    return Coverage({a.doc_id: a.content_hash for a in engine.articles}, engine.fingerprint)
+
+
+def compose_digest(
+    engine: BriefingEngine,
+    *,
+    seen: ChannelSeen | None,
+    zone: ZoneInfo,
+    schedule: str | None = None,
+    missed: Sequence[datetime] = (),
+    quiet: bool = False,
+    preview: bool = False,
+) -> ComposedDigest:
+    """The digest for a channel that has seen `seen` (None: never had one).
+
+    `schedule` describes the subscription for the footer; `missed` are scheduled times that were not delivered
+    since the last digest; `preview` (`/digest now`) always shows the key takeaways, even when nothing is new.
+    """
+    coverage = coverage_of(engine)
+    known = seen.coverage.articles if seen else {}
+    fresh = [s for s in engine.sources() if known.get(s.doc_id) != coverage.articles.get(s.doc_id)]
+    new_ids = tuple(s.doc_id for s in fresh)
+    paragraphs: list[Paragraph] = []
+    if missed:
+        paragraphs.append(Paragraph(_missed_note(missed, zone)))
+    since = f" ({format_time(seen.delivered_at, zone)})" if seen else ""
+    footer = f"Scheduled digest: {schedule}. /digest list shows this channel's digests." if schedule else None
+
+    if not fresh:
+        if quiet and not preview:
+            return ComposedDigest(None, coverage, new_ids)
+        note = f"Nothing new since the last digest{since}. /brief has the current briefing."
+        if not preview:  # the scheduled one-line note
+            return ComposedDigest(Reply("digest", paragraphs=(*paragraphs, Paragraph(note))), coverage, new_ids)
+        paragraphs.append(Paragraph(f"Nothing new since the last digest{since}."))
+        title = "Digest: nothing new"
+    else:
+        noun = "article" if len(fresh) == 1 else "articles"
+        title = f"Digest: {len(fresh)} new {noun}"
+        if seen:
+            paragraphs.append(Paragraph(f"New since the last digest{since}:"))
+        else:
+            paragraphs.append(Paragraph(f"The first digest here: the {len(fresh)} {noun} I read so far."))
+        paragraphs += [_article(s, updated=s.doc_id in known) for s in fresh[:MAX_NEW_ARTICLES]]
+        if len(fresh) > MAX_NEW_ARTICLES:
+            more = len(fresh) - MAX_NEW_ARTICLES
+            paragraphs.append(Paragraph(f"…and {more} more; /sources lists every article."))
+
+    takeaways = engine.briefing().takeaways
+    if takeaways:
+        paragraphs.append(Paragraph(f"Key takeaways across all {len(coverage.articles)} articles:"))
+    reply = Reply(
+        "digest",
+        title=title,
+        paragraphs=tuple(paragraphs),
+        bullets=tuple(Bullet(t.text, t.citations) for t in takeaways),
+        footer=footer,
+    )
+    return ComposedDigest(reply, coverage, new_ids)
+
+
+def _article(source: SourceDigest, *, updated: bool) -> Paragraph:
+    """One new article: its title, then its first takeaways (or its opening line), cited to it."""
+    points = source.takeaways[:TAKEAWAYS_PER_ARTICLE]
+    if points:
+        body = " ".join(t.text for t in points)
+        citations = tuple(t.citations[0] for t in points if t.citations)
+    elif source.summary:
+        body, citations = source.summary[0].text, (source.summary[0].citation,)
+    else:
+        body, citations = "", ()
+    text = f"{'Updated' if updated else 'New'}: {source.title}" + (f" — {body}" if body else "")
+    return Paragraph(text, citations)
+
+
+def _missed_note(missed: Sequence[datetime], zone: ZoneInfo) -> str:
+    last = format_time(max(missed), zone)
+    if len(missed) == 1:
+        return f"I missed the digest due {last} (I was offline); this one covers everything since the last digest."
+    return (
+        f"I missed {len(missed)} scheduled digests (the last due {last}) while I was offline; this one covers "
+        "everything since the last digest."
+    )
