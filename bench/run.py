@@ -1,19 +1,23 @@
-"""`make bench`: summary quality on REALSumm, then speed and memory. Skips what needs ../shared when it is absent."""
+"""`make bench`: summary quality on REALSumm, speed and memory, then digest delivery against a rate-limited mock.
+
+The REALSumm and large-corpus parts skip cleanly when ../shared is absent.
+"""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import perf
-import rouge_realsumm
+HERE = Path(__file__).resolve().parent
 
 
 def main() -> int:
-    rouge_realsumm.main()
-    return perf.main()
+    codes = []
+    for script, args in (("rouge_realsumm.py", []), ("perf.py", []), ("digest_bench.py", [])):
+        print(f"\n### {script}", flush=True)
+        codes.append(subprocess.run([sys.executable, str(HERE / script), *args], check=False).returncode)
+    return max(codes)
 
 
 if __name__ == "__main__":
