@@ -51,17 +51,26 @@ def run(settings: Settings) -> int:
     return asyncio.run(_run_platforms(bot, settings, platforms))
 
 
-async def _run_platforms(bot: BriefingBot, settings: Settings, platforms: list[str]) -> int:
+async def _run_platforms(
+    bot: BriefingBot, settings: Settings, platforms: list[str], stop: asyncio.Event | None = None
+) -> int:
+    """Serve `platforms` until one stops or `stop` is set (SIGINT and SIGTERM set it)."""
+    from bot.digests.service import DigestService
+
+    # The process's one digest scheduler; each platform attaches its sender once its client is up.
+    digests = DigestService(bot)
+    await digests.start()
     jobs: list[Coroutine[Any, Any, None]] = []
     if "slack" in platforms:
         from bot.adapters.slack import run_slack
 
-        jobs.append(run_slack(bot, settings))
+        jobs.append(run_slack(bot, settings, digests))
     if "discord" in platforms:
         from bot.adapters.discord import run_discord
 
-        jobs.append(run_discord(bot, settings))
-    stop = asyncio.Event()
+        jobs.append(run_discord(bot, settings, digests))
+    if stop is None:
+        stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not on every platform
@@ -69,6 +78,8 @@ async def _run_platforms(bot: BriefingBot, settings: Settings, platforms: list[s
     tasks = [asyncio.create_task(job) for job in jobs]
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+    # Digests first: no new ones start, and those under way finish while the platforms can still post them.
+    await digests.stop()
     for task in [*tasks, stopper]:
         task.cancel()
     await asyncio.gather(*tasks, stopper, return_exceptions=True)

@@ -231,9 +231,14 @@ class DiscordFake:
         *,
         channel: dict[str, Any] | None = None,
         focused: str | None = None,
+        subcommand: str | None = None,
+        permissions: str | None = None,
         **options: str,
     ) -> dict[str, Any]:
-        """An APPLICATION_COMMAND interaction (type 2), or AUTOCOMPLETE (type 4) when `focused` names an option."""
+        """An APPLICATION_COMMAND interaction (type 2), or AUTOCOMPLETE (type 4) when `focused` names an option.
+
+        `subcommand` nests the options under it (`/digest subscribe schedule:...`); `permissions` replaces the
+        member's permissions in the channel."""
         channel = channel or text_channel()
         interaction_id = self.next_id()
         token = f"interaction-token-{interaction_id}"
@@ -244,6 +249,9 @@ class DiscordFake:
             if key == focused:
                 opt["focused"] = True
             opts.append(opt)
+        if subcommand is not None:
+            opts = [{"type": 1, "name": subcommand, "options": opts}]
+        asker = member(ASKER) if permissions is None else {**member(ASKER), "permissions": permissions}
         return {
             "id": str(interaction_id),
             "application_id": str(APP_ID),
@@ -253,7 +261,7 @@ class DiscordFake:
             "guild_id": str(GUILD_ID),
             "channel_id": channel["id"],
             "channel": channel,
-            "member": member(ASKER),
+            "member": asker,
             "app_permissions": APP_PERMISSIONS,
             "locale": "en-US",
             "guild_locale": "en-US",

@@ -1,9 +1,9 @@
 """A local Slack for the adapter tests, the way Bolt's own suite tests itself.
 
 `MockSlack` is a Web API server on 127.0.0.1 that answers what the adapter calls (auth.test, chat.postMessage,
-chat.postEphemeral, apps.connections.open, response_url posts), checks the tokens, records every request, can
-be told to fail the next call (a 429, `not_in_channel`), and serves a Socket Mode WebSocket. The helpers below
-build slash command and Events API requests and sign them like Slack does.
+chat.postEphemeral, users.info, apps.connections.open, response_url posts), checks the tokens, records every
+request, can be told to fail the next call (a 429, `not_in_channel`), and serves a Socket Mode WebSocket. The
+helpers below build slash command and Events API requests and sign them like Slack does.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ class MockSlack:
 
     def __init__(self) -> None:
         self.calls: list[Call] = []
+        self.admins: set[str] = set()  # users users.info reports as workspace admins
         self._canned: dict[str, deque[Canned]] = defaultdict(deque)
         self._changed = asyncio.Condition()
         self._ts = 1_700_000_000
@@ -79,6 +80,7 @@ class MockSlack:
         app.add_routes(
             [
                 web.post("/api/{method}", self._api),
+                web.get("/api/{method}", self._api),  # the SDK reads users.info and friends with GET
                 web.post("/response/{name}", self._response_url),
                 web.get("/socket", self._socket),
             ]
@@ -190,6 +192,10 @@ class MockSlack:
             },
             "chat.postMessage": lambda p: {"ok": True, "channel": p.get("channel"), "ts": self._next_ts()},
             "chat.postEphemeral": lambda _: {"ok": True, "message_ts": self._next_ts()},
+            "users.info": lambda p: {
+                "ok": True,
+                "user": {"id": p.get("user"), "is_admin": p.get("user") in self.admins, "is_owner": False},
+            },
             "apps.connections.open": lambda _: {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"},
         }
 
@@ -199,6 +205,8 @@ class MockSlack:
 
 
 async def _params(request: web.Request) -> dict[str, Any]:
+    if request.method == "GET":
+        return dict(request.query)
     if request.content_type == "application/json":
         params: dict[str, Any] = await request.json()
     else:

@@ -183,9 +183,7 @@ def test_usage_unknown_actions_and_adapters_without_a_channel(digest_bot: Briefi
     assert saved(digest_bot) == []
 
 
-def test_console_subscribes_lists_and_stops_with_the_scheduler_running(
-    engine: BriefingEngine, tmp_path: Path
-) -> None:
+def test_console_subscribes_lists_and_stops_with_the_scheduler_running(engine: BriefingEngine, tmp_path: Path) -> None:
     """Piped into the console with the digest service, /digest commands work line by line and it exits at EOF."""
     bot = make_bot(engine, tmp_path / "state.sqlite3", FakeClock(MONDAY_0659), min_interval=60)
     stdin = io.StringIO("/digest subscribe every 1m\n/digest list\n/digest unsubscribe\n/digest list\n")

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.core import BriefingBot, Conversation
+from bot.core import BriefingBot, Conversation, Reply
 from bot.digests.models import DigestMarker
 from bot.digests.sender import PermanentError, RetryLater, TransientError
 from bot.digests.service import DigestService
@@ -238,8 +238,10 @@ async def test_late_start_beyond_grace_is_missed_and_the_next_digest_says_so(
     clock.now = EIGHT + timedelta(days=1, seconds=3)
     (outcome,) = await service.deliver_due(sub_id)
     assert outcome.state == "delivered"
-    assert slack.posts[0].reply.paragraphs[0].text.startswith(
-        "I missed the digest due Mon 2 Mar 2026, 08:00 UTC (I was offline)"
+    assert (
+        slack.posts[0]
+        .reply.paragraphs[0]
+        .text.startswith("I missed the digest due Mon 2 Mar 2026, 08:00 UTC (I was offline)")
     )
     clock.advance(days=1)
     await service.deliver_due(sub_id)
@@ -427,3 +429,39 @@ def test_delivery_rows_are_unique_per_subscription_and_time(engine: BriefingEngi
     assert not store.record_missed(sub_id, EIGHT, clock(), "late")
     assert len(store.deliveries(sub_id)) == 1
 
+
+class StuckPlatform(FakePlatform):
+    """A platform whose post never returns (a hung connection) until it is cancelled."""
+
+    cancelled: bool = False
+
+    async def send(self, channel: str, reply: Reply, marker: DigestMarker) -> str:
+        self.attempts += 1
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+        raise AssertionError("a hung post never returns")
+
+
+async def test_a_background_attach_stuck_past_the_drain_is_cancelled_and_reconciled_later(
+    engine: BriefingEngine, db: Path, clock: FakeClock, slack: FakePlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """attach_soon catches up in the background; stop cancels it after the drain; the next start posts it once."""
+    monkeypatch.setattr("bot.digests.service.DRAIN_SECONDS", 0.05)
+    bot = make_bot(engine, db, clock)
+    sub_id = subscribe(bot, "daily 08:00")
+    clock.advance(minutes=2)
+    service, _ = make_service(bot, clock)
+    await service.start()
+    stuck = StuckPlatform()
+    service.attach_soon("slack", stuck)
+    for _ in range(500):  # until the catch-up is posting
+        if stuck.attempts:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.wait_for(service.stop(), 5)
+    assert stuck.cancelled and states(bot, sub_id) == [(EIGHT, "sending")]
+    (outcome,) = await make_service(bot, clock)[0].attach("slack", slack)
+    assert outcome.state == "delivered" and len(slack.posts) == 1

@@ -1,26 +1,31 @@
-"""The Discord digest sender through discord.py's real HTTP path (recorded at HTTPClient.request): nonce and
-footer reference, history lookups, typed errors, and who may manage a channel's digests."""
+"""Digests on Discord through discord.py's real HTTP path (recorded at HTTPClient.request): the sender (nonce and
+footer reference, history lookups, typed errors), who may manage a channel's digests, and /digest's subcommands
+fed to the real CommandTree."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import discord
 import pytest
 
+from bot.adapters.discord.client import BriefbotClient
 from bot.adapters.discord.digest_sender import DiscordDigestSender, can_manage_digests, reference, with_reference
-from bot.core import Reply
+from bot.core import BriefingBot, Conversation, Reply
 from bot.digests.content import compose_digest
-from bot.digests.models import DigestMarker
+from bot.digests.models import DigestMarker, DigestSubscription
 from bot.digests.sender import ChannelGone, PermanentError, TransientError
 from bot.render.discord import EMBED_TOTAL_LIMIT, render_discord
 from briefings.engine import BriefingEngine
 
-from .discord_fixtures import CHANNEL_ID, DiscordFake
+from .discord_fixtures import ASKER, CHANNEL_ID, USER_ID, DiscordFake, Request, member
+from .test_digest_support import FakeClock, make_bot, make_service
+from .test_discord_app import invoke, logged_in
 
 MARKER = DigestMarker("abc123def0", datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
@@ -150,3 +155,117 @@ def test_marker_reference_is_a_short_stable_hash() -> None:
     later = DigestMarker(MARKER.subscription_id, datetime(2026, 3, 3, 8, 0, tzinfo=UTC))
     assert MARKER.short == DigestMarker("abc123def0", MARKER.scheduled_at).short != later.short
     assert re.fullmatch(r"bd[a-z2-7]{22}", MARKER.short)
+
+
+# ---------------------------------------------------------------------------------------------- /digest in Discord
+EIGHT = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+MANAGE_CHANNELS = 1 << 4
+MEMBER = member(ASKER)["permissions"]  # a member without Manage Channels or Manage Server
+MANAGER = str(int(MEMBER) | MANAGE_CHANNELS)
+DEFERRED = {"type": 5}
+DEFERRED_PRIVATELY = {"type": 5, "data": {"flags": 64}}
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(EIGHT - timedelta(minutes=1))
+
+
+@pytest.fixture
+def digest_bot(engine: BriefingEngine, tmp_path: Path, clock: FakeClock) -> Iterator[BriefingBot]:
+    bot = make_bot(engine, tmp_path / "state.sqlite3", clock)
+    yield bot
+    bot.store.close()
+
+
+@pytest.fixture
+async def briefbot(digest_bot: BriefingBot, fake: HistoryDiscord) -> AsyncIterator[BriefbotClient]:
+    """The bot's own client, logged in over HTTP with every command registered."""
+    client = await logged_in(digest_bot, fake, message_content=True)
+    yield client
+    await client.close()
+
+
+def subscriptions(bot: BriefingBot) -> list[DigestSubscription]:
+    return bot.digests.store.subscriptions(platform="discord", channel=str(CHANNEL_ID))
+
+
+def private(request: Request) -> bool:
+    return bool(request.json.get("flags", 0) & 64)
+
+
+async def test_digest_subscribe_by_a_channel_manager_is_public_and_saved(
+    briefbot: BriefbotClient, fake: HistoryDiscord, digest_bot: BriefingBot
+) -> None:
+    """A member with Manage Channels subscribes: a public defer, the digest saved, the confirmation for all to see."""
+    await invoke(briefbot, fake, "digest", subcommand="subscribe", schedule="daily 08:00 quiet", permissions=MANAGER)
+    (subscription,) = subscriptions(digest_bot)
+    assert (subscription.describe(), subscription.created_by) == ("daily 08:00 (UTC), quiet", str(USER_ID))
+    callback, confirmation = fake.requests
+    assert callback.json == DEFERRED
+    assert not private(confirmation) and "Digest scheduled" in fake.shown_text()
+    assert f"/digest unsubscribe {subscription.id}" in fake.shown_text()
+
+
+@pytest.mark.parametrize(("subcommand", "options"), [("subscribe", {"schedule": "daily 08:00"}), ("unsubscribe", {})])
+async def test_digest_changes_by_other_members_are_refused_privately(
+    briefbot: BriefbotClient, fake: HistoryDiscord, digest_bot: BriefingBot, subcommand: str, options: dict[str, str]
+) -> None:
+    """Without Manage Channels or Manage Server: a private refusal from the start, and nothing changes."""
+    digest_bot.run("digest", "subscribe daily 09:00", Conversation("discord", str(CHANNEL_ID), "1", can_manage=True))
+    await invoke(briefbot, fake, "digest", subcommand=subcommand, permissions=MEMBER, **options)
+    callback, refusal = fake.requests
+    assert callback.json == DEFERRED_PRIVATELY and private(refusal)
+    assert "Only people who may manage this channel" in fake.shown_text()
+    assert [s.when for s in subscriptions(digest_bot)] == ["daily 09:00"]
+
+
+async def test_digest_list_is_private_and_shows_the_subscription(
+    briefbot: BriefbotClient, fake: HistoryDiscord, digest_bot: BriefingBot
+) -> None:
+    """/digest list, for any member, privately shows the channel's digest with its id and next time."""
+    await invoke(briefbot, fake, "digest", subcommand="subscribe", schedule="every 6h", permissions=MANAGER)
+    (subscription,) = subscriptions(digest_bot)
+    fake.requests.clear()
+    await invoke(briefbot, fake, "digest", subcommand="list", permissions=MEMBER)
+    callback, listed = fake.requests
+    assert callback.json == DEFERRED_PRIVATELY and private(listed)
+    assert f"{subscription.id}: every 6h, next Mon 2 Mar 2026, 13:59 UTC" in fake.shown_text()
+
+
+async def test_a_mistake_after_a_public_defer_is_shown_privately(
+    briefbot: BriefbotClient, fake: HistoryDiscord, digest_bot: BriefingBot
+) -> None:
+    """A manager's invalid schedule: the public "thinking…" is removed and the error shown only to them."""
+    await invoke(briefbot, fake, "digest", subcommand="subscribe", schedule="daily 25:00", permissions=MANAGER)
+    callback, removal, error = fake.requests
+    assert callback.json == DEFERRED
+    assert removal.method == "DELETE" and removal.path.endswith("/messages/@original")
+    assert private(error) and "25:00" in fake.shown_text()
+    assert subscriptions(digest_bot) == []
+
+
+async def test_digest_now_posts_the_digest_in_public(briefbot: BriefbotClient, fake: HistoryDiscord) -> None:
+    """/digest now, by any member, answers in public with the channel's digest as an embed."""
+    await invoke(briefbot, fake, "digest", subcommand="now", permissions=MEMBER)
+    callback, digest = fake.requests
+    assert callback.json == DEFERRED and not private(digest)
+    assert digest.json["embeds"][0]["title"] == "Digest: 5 new articles"
+    assert "Key takeaways across all 5 articles" in fake.shown_text()
+
+
+async def test_a_digest_subscribed_in_discord_is_delivered_with_its_marker(
+    briefbot: BriefbotClient, fake: HistoryDiscord, digest_bot: BriefingBot, clock: FakeClock
+) -> None:
+    """Subscribed through /digest, the digest falls due and is posted to the channel with its nonce and footer."""
+    await invoke(briefbot, fake, "digest", subcommand="subscribe", schedule="daily 08:00", permissions=MANAGER)
+    (subscription,) = subscriptions(digest_bot)
+    clock.advance(minutes=2)
+    service, _ = make_service(digest_bot, clock)
+    (outcome,) = await service.attach("discord", DiscordDigestSender(briefbot))
+    assert outcome.state == "delivered"
+    first = fake.find("POST", rf"/channels/{CHANNEL_ID}/messages")[0]
+    marker = DigestMarker(subscription.id, EIGHT)
+    assert first.json["nonce"] == marker.short and outcome.message_id == fake.stored[0]["id"]
+    assert first.json["embeds"][-1]["footer"]["text"].endswith(reference(marker))
+    await service.stop()

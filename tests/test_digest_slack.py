@@ -1,61 +1,43 @@
-"""The Slack digest sender against a local mock Slack Web API: metadata markers, history lookups, typed errors,
-and the service retrying a 429 through the real AsyncWebClient."""
+"""Digests on Slack against a local mock Slack Web API: the sender (metadata markers, history lookups, typed
+errors, the service retrying a 429 through the real AsyncWebClient), and /digest as signed requests to the Bolt app."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiohttp import web
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.digest_sender import SlackDigestSender, can_manage_digests
 from bot.adapters.slack.names import CommandNames
-from bot.core import Conversation, Reply
+from bot.core import BriefingBot, Conversation, Reply
 from bot.digests.content import compose_digest, coverage_of
-from bot.digests.models import DigestMarker
+from bot.digests.models import DigestMarker, DigestSubscription
 from bot.digests.sender import ChannelGone, PermanentError, RetryLater, TransientError
 from bot.render.slack import render_reply
 from briefings.engine import BriefingEngine
 
-from .slack_mock import BOT_TOKEN, CHANNEL, MockSlack
+from .slack_mock import BOT_TOKEN, CHANNEL, USER, MockSlack, shown
 from .test_digest_support import FakeClock, make_bot, make_service
+from .test_slack_app import Workspace, serve
 
 EIGHT = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 ADMIN = "U0ADMIN"
 
 
 class HistorySlack(MockSlack):
-    """The mock Slack, plus conversations.history (with message metadata) and users.info, which the SDK
-    calls with GET."""
+    """The mock Slack, plus conversations.history (with message metadata); ADMIN is a workspace admin."""
 
-    async def start(self) -> None:
-        app = web.Application()
-        app.add_routes(
-            [
-                web.post("/api/{method}", self._api),
-                web.get("/api/{method}", self._get_api),
-                web.post("/response/{name}", self._response_url),
-            ]
-        )
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.port = self._runner.addresses[0][1]
-
-    async def _get_api(self, request: web.Request) -> web.Response:
-        method = request.match_info["method"]
-        params = dict(request.query)
-        status, answer, headers = self._answer(method, params, request.headers.get("Authorization"))
-        await self._record(method, params, answer)
-        return web.json_response(answer, status=status, headers=headers)
+    def __init__(self) -> None:
+        super().__init__()
+        self.admins = {ADMIN}
 
     def _answers(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
-        return {**super()._answers(), "conversations.history": self._history, "users.info": self._user}
+        return {**super()._answers(), "conversations.history": self._history}
 
     def _history(self, params: dict[str, Any]) -> dict[str, Any]:
         oldest = float(params.get("oldest") or 0)
@@ -68,9 +50,6 @@ class HistorySlack(MockSlack):
             and float(c.answer["ts"]) >= oldest
         ]  # fmt: skip
         return {"ok": True, "messages": messages[::-1], "has_more": False, "response_metadata": {"next_cursor": ""}}
-
-    def _user(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "user": {"id": params.get("user"), "is_admin": params.get("user") == ADMIN}}
 
 
 @pytest.fixture
@@ -121,9 +100,7 @@ async def test_localize_applies_the_workspace_command_prefix(
     assert "/news-digest list" in shown and "/digest list" not in shown
 
 
-async def test_has_marker_finds_its_own_digest_only(
-    digest: Reply, client: AsyncWebClient, slack: HistorySlack
-) -> None:
+async def test_has_marker_finds_its_own_digest_only(digest: Reply, client: AsyncWebClient, slack: HistorySlack) -> None:
     """conversations.history with include_all_metadata finds the digest's marker, and not another digest's."""
     sender = SlackDigestSender(client)
     since = datetime.now(UTC) - timedelta(days=365 * 30)
@@ -223,3 +200,126 @@ def digest(engine: BriefingEngine) -> Reply:
     reply = compose_digest(engine, seen=None, zone=ZoneInfo("UTC"), schedule="daily 08:00 (UTC)").reply
     assert reply is not None
     return reply
+
+
+# ---------------------------------------------------------------------------------------------- /digest in Slack
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(EIGHT - timedelta(minutes=1))
+
+
+@pytest.fixture
+def digest_bot(engine: BriefingEngine, tmp_path: Path, clock: FakeClock) -> Iterator[BriefingBot]:
+    bot = make_bot(engine, tmp_path / "state.sqlite3", clock)
+    yield bot
+    bot.store.close()
+
+
+@pytest.fixture
+async def workspace(digest_bot: BriefingBot, slack: HistorySlack) -> AsyncIterator[Workspace]:
+    async with serve(digest_bot, slack) as ws:
+        yield ws
+
+
+async def run_digest(workspace: Workspace, text: str) -> None:
+    """Send `/digest <text>` as Slack would and wait until it is answered."""
+    assert (await workspace.command("/digest", text)).status == 200
+    await workspace.settled()
+
+
+def subscriptions(bot: BriefingBot) -> list[DigestSubscription]:
+    return bot.digests.store.subscriptions(platform="slack", channel=CHANNEL)
+
+
+@pytest.mark.parametrize("listed", [False, True], ids=["workspace-admin", "listed"])
+async def test_digest_subscribe_by_an_admin_is_saved_and_confirmed_in_the_channel(
+    digest_bot: BriefingBot, slack: HistorySlack, listed: bool
+) -> None:
+    """A workspace admin (users.info) or a listed user subscribes: the digest is saved and announced in the channel."""
+    slack.admins = set() if listed else {USER}
+    async with serve(digest_bot, slack, digest_admins=frozenset({USER} if listed else ())) as workspace:
+        await run_digest(workspace, "subscribe weekdays 07:30 Europe/Berlin")
+    (subscription,) = subscriptions(digest_bot)
+    assert (subscription.when, subscription.timezone, subscription.created_by) == (
+        "weekdays 07:30",
+        "Europe/Berlin",
+        USER,
+    )
+    (post,) = slack.posted("chat.postMessage")
+    assert post.params["channel"] == CHANNEL and "Digest scheduled" in shown(post)
+    assert f"/digest unsubscribe {subscription.id}" in shown(post)
+    lookups = slack.posted("users.info")
+    assert [c.params["user"] for c in lookups] == ([] if listed else [USER])  # the list needs no lookup
+    assert slack.posted("response_url") == []
+
+
+@pytest.mark.parametrize("text", ["subscribe daily 08:00", "unsubscribe"])
+async def test_digest_changes_by_other_members_are_refused_privately(
+    workspace: Workspace, slack: HistorySlack, digest_bot: BriefingBot, text: str
+) -> None:
+    """A member who is neither listed nor an admin gets a private refusal; nothing is saved or posted."""
+    digest_bot.run("digest", "subscribe daily 09:00", Conversation("slack", CHANNEL, ADMIN, can_manage=True))
+    await run_digest(workspace, text)
+    (refusal,) = slack.posted("response_url")
+    assert refusal.params["response_type"] == "ephemeral"
+    assert "Only people who may manage this channel" in shown(refusal)
+    assert [s.when for s in subscriptions(digest_bot)] == ["daily 09:00"]
+    assert slack.posted("chat.postMessage") == []
+
+
+async def test_digest_list_and_help_are_private(workspace: Workspace, slack: HistorySlack) -> None:
+    """/digest list shows the channel's digest with its id and next time, only to the asker; /digest help too."""
+    slack.admins = {USER}
+    await run_digest(workspace, "subscribe daily 08:00")
+    (subscription,) = subscriptions(workspace.bot)
+    await run_digest(workspace, "list")
+    await run_digest(workspace, "help")
+    listed, help_ = slack.posted("response_url")
+    assert listed.params["response_type"] == help_.params["response_type"] == "ephemeral"
+    assert f"{subscription.id}: daily 08:00 (UTC), next" in shown(listed)
+    assert "Scheduled digests" in shown(help_) and "/digest subscribe &lt;when&gt;" in shown(help_)
+    assert len(slack.posted("chat.postMessage")) == 1  # only the subscription's confirmation
+    assert len(slack.posted("users.info")) == 1  # list and help need no permission check
+
+
+async def test_digest_now_posts_the_digest_in_the_channel(workspace: Workspace, slack: HistorySlack) -> None:
+    """/digest now, by any member, posts this channel's digest publicly: what is new, then the key takeaways."""
+    await run_digest(workspace, "now")
+    (post,) = slack.posted("chat.postMessage")
+    assert post.params["channel"] == CHANNEL
+    assert "Digest: 5 new articles" in shown(post) and "Key takeaways across all 5 articles" in shown(post)
+    assert "metadata" not in post.params  # a preview, not a scheduled delivery
+    assert slack.posted("users.info") == [] and slack.posted("response_url") == []
+
+
+async def test_a_digest_subscribed_in_slack_is_delivered_with_its_marker(
+    workspace: Workspace, slack: HistorySlack, clock: FakeClock, client: AsyncWebClient
+) -> None:
+    """Subscribed through /digest, the digest falls due and is posted in the channel carrying its metadata marker."""
+    slack.admins = {USER}
+    await run_digest(workspace, "subscribe daily 08:00")
+    (subscription,) = subscriptions(workspace.bot)
+    clock.advance(minutes=2)
+    service, _ = make_service(workspace.bot, clock)
+    (outcome,) = await service.attach("slack", SlackDigestSender(client))
+    assert outcome.state == "delivered"
+    _, digest = slack.posted("chat.postMessage")
+    assert digest.params["channel"] == CHANNEL and outcome.message_id == digest.answer["ts"]
+    assert (
+        digest.params["metadata"]["event_payload"]["marker"]
+        == f"briefbot-digest:{subscription.id}:2026-03-02T08:00:00Z"
+    )
+    await service.stop()
+
+
+async def test_subscribing_where_the_bot_is_not_a_member_says_to_invite_it(
+    workspace: Workspace, slack: HistorySlack
+) -> None:
+    """The confirmation cannot be posted in a channel without the bot: it is shown privately, with how to fix it."""
+    slack.admins = {USER}
+    slack.fail_next("chat.postMessage", error="not_in_channel")
+    await run_digest(workspace, "subscribe daily 08:00")
+    assert len(subscriptions(workspace.bot)) == 1
+    confirmation, note = slack.posted("response_url")
+    assert "Digest scheduled" in shown(confirmation)
+    assert "I'm not a member of this channel" in shown(note) and "/invite" in shown(note)

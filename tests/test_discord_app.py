@@ -140,11 +140,12 @@ async def test_help_without_message_content_says_to_mention(bot: BriefingBot, fa
     assert "mention me in an answer's thread (@briefbot" in fake.shown_text()
 
 
-async def test_digest_explains_digests_are_coming(client: BriefbotClient, fake: DiscordFake) -> None:
-    """/digest privately says scheduled digests are not available yet."""
-    await invoke(client, fake, "digest", settings="daily 08:00")
+async def test_digest_help_explains_digests_privately(client: BriefbotClient, fake: DiscordFake) -> None:
+    """/digest help privately explains the subcommands, with working examples."""
+    await invoke(client, fake, "digest", subcommand="help")
     assert fake.requests[0].json == {"type": DEFERRED, "data": {"flags": EPHEMERAL}}
-    assert "Digests are coming" in fake.shown_text()
+    assert all(r.json["flags"] & EPHEMERAL for r in follow_ups(fake))
+    assert "Scheduled digests" in fake.shown_text() and "/digest subscribe <when>" in fake.shown_text()
 
 
 async def test_ask_answers_then_starts_a_thread_linked_in_the_store(

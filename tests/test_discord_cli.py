@@ -77,6 +77,7 @@ def test_sync_to_a_guild_puts_every_command_there(
     assert topic["autocomplete"] is True and topic["required"] is False
     (question,) = sent["ask"]["options"]
     assert question["required"] is True
+    assert [sub["name"] for sub in sent["digest"]["options"]] == ["subscribe", "unsubscribe", "list", "now", "help"]
     assert f"Synced 6 commands to server {GUILD_ID}" in out and "/ask" in out
 
 

@@ -90,13 +90,16 @@ class Workspace:
 
 
 @asynccontextmanager
-async def serve(bot: BriefingBot, slack: MockSlack, prefix: str = "") -> AsyncIterator[Workspace]:
+async def serve(
+    bot: BriefingBot, slack: MockSlack, prefix: str = "", digest_admins: frozenset[str] = frozenset()
+) -> AsyncIterator[Workspace]:
     settings = SlackSettings(
         bot_token=SecretStr(BOT_TOKEN),
         signing_secret=SecretStr(SIGNING_SECRET),
         mode="http",
         api_url=slack.api_url,
         command_prefix=prefix,
+        digest_admins=digest_admins,
     )
     inflight = InFlight()
     app = build_app(bot, settings, inflight=inflight)
@@ -167,7 +170,7 @@ async def test_every_command_answers(workspace: Workspace) -> None:
     assert titles == {headline, "*Key takeaways*", "*Key takeaways: Ukraine*", "*Sources (5 articles)*"}
     digest, help_ = workspace.slack.posted("response_url")
     assert digest.params["response_type"] == help_.params["response_type"] == "ephemeral"
-    assert "Digests are coming" in shown(digest) and "/brief gives the current briefing" in shown(digest)
+    assert "did you mean /digest subscribe daily 9:00?" in shown(digest)
     for name in ("/brief", "/ask &lt;question&gt;", "/takeaways [topic]", "/sources", "/digest", "/briefbot-help"):
         assert f"• {name}" in shown(help_)
 

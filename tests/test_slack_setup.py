@@ -63,6 +63,7 @@ def test_manifest_declares_what_the_adapter_needs() -> None:
     assert hints["/ask"] == "[question]" and hints["/takeaways"] == "[topic]"
     scopes = set(data["oauth_config"]["scopes"]["bot"])
     assert {"commands", "chat:write", "app_mentions:read", "channels:history", "groups:history", "im:history"} <= scopes
+    assert "users:read" in scopes  # who may manage digests: workspace admins
     assert set(data["settings"]["event_subscriptions"]["bot_events"]) == {
         "app_mention",
         "message.channels",
@@ -104,6 +105,7 @@ def test_docs_cover_every_setting_scope_and_the_request_path() -> None:
         "BRIEFBOT_SLACK_PORT",
         "BRIEFBOT_SLACK_COMMAND_PREFIX",
         "BRIEFBOT_SLACK_API_URL",
+        "BRIEFBOT_SLACK_DIGEST_ADMINS",
     ]
     for needed in [*variables, *BOT_SCOPES, *BOT_EVENTS, "https://HOST/slack/events", "connections:write"]:
         assert needed in docs, needed

@@ -106,9 +106,7 @@ def run_console(
     return 0
 
 
-async def _serve_with_digests(
-    session: ConsoleSession, stdin: TextIO, digests: DigestService, interactive: bool
-) -> int:
+async def _serve_with_digests(session: ConsoleSession, stdin: TextIO, digests: DigestService, interactive: bool) -> int:
     """The console with the digest scheduler running: stdin is read in a thread so the event loop stays free."""
     from bot.digests.console import ConsoleDigestSender
 

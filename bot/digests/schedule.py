@@ -369,9 +369,7 @@ def _clip(text: str, limit: int = 40) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- spacing
-def check_spacing(
-    schedules: Sequence[tuple[Schedule, datetime]], min_interval: timedelta, start: datetime
-) -> None:
+def check_spacing(schedules: Sequence[tuple[Schedule, datetime]], min_interval: timedelta, start: datetime) -> None:
     """Refuse schedules that, together, would post in one channel less than `min_interval` apart.
 
     Walks real fire times (so DST changes count) from `start` over SPACING_HORIZON, and separately over a few

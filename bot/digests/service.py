@@ -127,6 +127,13 @@ class DigestService:
         self.sync_jobs()
         return await self.recover(platform)
 
+    def attach_soon(self, platform: str, sender: DigestSender) -> None:
+        """`attach` in the background, for adapters that should serve at once rather than wait for the catch-up
+        (which retries and waits out rate limits). `stop` lets it finish briefly, then cancels it."""
+        task = asyncio.get_running_loop().create_task(self._attach(platform, sender), name=f"digest attach {platform}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def stop(self) -> None:
         """Stop scheduling; let deliveries under way finish (briefly). Unfinished ones are reconciled next start."""
         if self._on_change in self.subscriptions.listeners:
@@ -134,7 +141,11 @@ class DigestService:
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.pause()
         if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=DRAIN_SECONDS)
+            _, unfinished = await asyncio.wait(set(self._tasks), timeout=DRAIN_SECONDS)
+            for task in unfinished:  # a row left 'sending' is reconciled at the next start
+                task.cancel()
+            if unfinished:
+                await asyncio.wait(unfinished)
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         self.scheduler = None
@@ -145,9 +156,7 @@ class DigestService:
         """Make the scheduler's jobs match the store's active subscriptions on attached platforms."""
         if self.scheduler is None:
             return
-        wanted = {
-            f"{JOB_PREFIX}{s.id}": s for s in self.store.subscriptions() if s.platform in self._senders
-        }
+        wanted = {f"{JOB_PREFIX}{s.id}": s for s in self.store.subscriptions() if s.platform in self._senders}
         for job_id in [j for j in self._jobs if j not in wanted]:
             if self.scheduler.get_job(job_id) is not None:
                 self.scheduler.remove_job(job_id)
@@ -174,6 +183,12 @@ class DigestService:
         """A subscription changed (called from whichever thread ran the command)."""
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self.sync_jobs)
+
+    async def _attach(self, platform: str, sender: DigestSender) -> None:
+        try:
+            await self.attach(platform, sender)
+        except Exception:
+            log.exception("digest: could not start delivering %s digests", platform)
 
     async def _fire(self, subscription_id: str) -> None:
         task = asyncio.current_task()

@@ -67,9 +67,7 @@ class DigestSubscriptions:
         now = self.clock()
         anchor = now.replace(second=0, microsecond=0)
         try:
-            check_spacing(
-                [*((s.schedule, s.anchor) for s in existing), (schedule, anchor)], self.min_interval, now
-            )
+            check_spacing([*((s.schedule, s.anchor) for s in existing), (schedule, anchor)], self.min_interval, now)
         except ScheduleError as exc:
             raise DigestInputError(str(exc)) from None
         subscription = DigestSubscription(
@@ -115,9 +113,7 @@ class DigestSubscriptions:
             )
         removed = self.store.remove(platform, channel, self.clock(), wanted)
         if not removed:
-            return Reply(
-                "notice", paragraphs=(Paragraph("This channel has no digests to stop."),), ephemeral=True
-            )
+            return Reply("notice", paragraphs=(Paragraph("This channel has no digests to stop."),), ephemeral=True)
         log.info("digest: %s:%s unsubscribed %s", platform, channel, ", ".join(s.id for s in removed))
         self._changed()
         stopped = "; ".join(f"{s.describe()} (id {s.id})" for s in removed)

@@ -10,11 +10,13 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bot.core import BriefingBot
+    from bot.digests.service import DigestService
     from bot.settings import Settings
 
 
-async def run_discord(bot: BriefingBot, settings: Settings) -> None:
-    """Serve Discord until cancelled: what `briefbot run` starts when DISCORD_TOKEN is set."""
+async def run_discord(bot: BriefingBot, settings: Settings, digests: DigestService | None = None) -> None:
+    """Serve Discord until cancelled: what `briefbot run` starts when DISCORD_TOKEN is set. With `digests`, it
+    also delivers Discord's scheduled digests."""
     from bot.adapters.discord.runner import serve
 
-    await serve(bot, settings)
+    await serve(bot, settings, digests)

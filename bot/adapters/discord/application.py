@@ -12,8 +12,8 @@ INVITE_PERMISSIONS = discord.Permissions(
     send_messages=True,  # answer a mention in a channel
     send_messages_in_threads=True,  # answer follow-ups inside an answer's thread
     create_public_threads=True,  # start a thread on each /ask answer, for follow-ups
-    embed_links=True,  # briefings, takeaways and sources are embeds
-    read_message_history=True,  # reply to (reference) the message that mentioned it
+    embed_links=True,  # briefings, takeaways, sources and digests are embeds
+    read_message_history=True,  # reply to the message that mentioned it; find a digest posted before a restart
 )
 SCOPES = ("bot", "applications.commands")
 

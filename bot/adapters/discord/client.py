@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import discord
 
+from bot.adapters.discord.digest_sender import DiscordDigestSender
 from bot.adapters.discord.messages import handle_message
 from bot.adapters.discord.tree import BriefTree
 from bot.core import BriefingBot
+
+if TYPE_CHECKING:
+    from bot.digests.service import DigestService
 
 log = logging.getLogger(__name__)
 
@@ -24,13 +29,20 @@ def intents_for(message_content: bool) -> discord.Intents:
 
 
 class BriefbotClient(discord.Client):
-    """A client bound to the core bot. `message_content` says whether plain thread replies carry their text."""
+    """A client bound to the core bot. `message_content` says whether plain thread replies carry their text;
+    with `digests` (the process's digest service) the client also posts Discord's scheduled digests."""
 
-    def __init__(self, core: BriefingBot, *, message_content: bool) -> None:
+    def __init__(self, core: BriefingBot, *, message_content: bool, digests: DigestService | None = None) -> None:
         super().__init__(intents=intents_for(message_content), allowed_mentions=discord.AllowedMentions.none())
         self.core = core
         self.message_content = message_content
+        self.digests = digests
         self.tree = BriefTree(self)
+
+    async def setup_hook(self) -> None:
+        """Once per start, logged in (digests go out over HTTP) and before the gateway connects."""
+        if self.digests is not None:
+            self.digests.attach_soon("discord", DiscordDigestSender(self))
 
     async def on_message(self, message: discord.Message) -> None:
         """Follow-ups in answer threads, questions that mention the bot, and DMs."""

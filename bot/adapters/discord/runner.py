@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import discord
 
@@ -17,12 +18,15 @@ from bot.adapters.discord.commands import register_commands
 from bot.core import BriefingBot
 from bot.settings import Settings
 
+if TYPE_CHECKING:
+    from bot.digests.service import DigestService
+
 log = logging.getLogger(__name__)
 
 
-def create_client(core: BriefingBot, *, message_content: bool) -> BriefbotClient:
+def create_client(core: BriefingBot, *, message_content: bool, digests: DigestService | None = None) -> BriefbotClient:
     """A client with every command registered (not synced: `briefbot discord sync` does that, explicitly)."""
-    client = BriefbotClient(core, message_content=message_content)
+    client = BriefbotClient(core, message_content=message_content, digests=digests)
     register_commands(client.tree)
     return client
 
@@ -35,8 +39,9 @@ async def resolve_message_content(settings: Settings, token: str) -> bool:
     return message_content_enabled(application.flags)
 
 
-async def serve(core: BriefingBot, settings: Settings) -> None:
-    """Connect to the gateway and answer until cancelled; reconnects are discord.py's job."""
+async def serve(core: BriefingBot, settings: Settings, digests: DigestService | None = None) -> None:
+    """Connect to the gateway and answer until cancelled; reconnects are discord.py's job. With `digests`, the
+    client posts Discord's scheduled digests from login on."""
     token = token_from(settings)
     message_content = await resolve_message_content(settings, token)
     log.info(
@@ -44,7 +49,7 @@ async def serve(core: BriefingBot, settings: Settings) -> None:
         "enabled" if message_content else "not enabled",
         follow_up_hint(message_content),
     )
-    client = create_client(core, message_content=message_content)
+    client = create_client(core, message_content=message_content, digests=digests)
     async with client:
         try:
             await client.start(token)

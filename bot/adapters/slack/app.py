@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from pydantic import SecretStr
@@ -17,11 +18,15 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.commands import register as register_commands
+from bot.adapters.slack.digest_sender import SlackDigestSender
 from bot.adapters.slack.events import register as register_events
 from bot.adapters.slack.names import CommandNames
 from bot.adapters.slack.responder import InFlight, Responder
 from bot.core import BriefingBot
 from bot.settings import Settings, SlackSettings
+
+if TYPE_CHECKING:
+    from bot.digests.service import DigestService
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +61,7 @@ def build_app(
         signing_secret=slack.signing_secret.get_secret_value() if slack.signing_secret else "",
     )
     responder = Responder(bot, names, inflight)
-    register_commands(app, responder)
+    register_commands(app, responder, slack.digest_admins)
     register_events(app, responder)
 
     @app.error
@@ -68,14 +73,19 @@ def build_app(
     return app
 
 
-async def run_slack(bot: BriefingBot, settings: Settings) -> None:
-    """Serve Slack until cancelled, in the mode the settings choose (BRIEFBOT_SLACK_MODE or the secrets present)."""
+async def run_slack(bot: BriefingBot, settings: Settings, digests: DigestService | None = None) -> None:
+    """Serve Slack until cancelled, in the mode the settings choose (BRIEFBOT_SLACK_MODE or the secrets present).
+
+    With `digests` (the process's digest service), Slack's scheduled digests go out through the app's client."""
     slack = settings.slack
+    names = CommandNames(slack.command_prefix)
     inflight = InFlight()
     app = build_app(bot, slack, inflight=inflight)
     await _check_bot_token(app.client)
     await asyncio.to_thread(bot.store.prune_events)
-    log.info("slack: commands %s", " ".join(CommandNames(slack.command_prefix).all().values()))
+    if digests is not None:
+        digests.attach_soon("slack", SlackDigestSender(app.client, localize=names.localize))
+    log.info("slack: commands %s", " ".join(names.all().values()))
     try:
         if slack.resolved_mode == "socket":
             await _serve_socket(app, slack.app_token)

@@ -1,7 +1,8 @@
 """Slash commands: /brief, /ask, /takeaways, /sources, /digest and help, under the workspace's command prefix.
 
 Each acks at once, then answers: public replies with chat.postMessage, help and errors privately through the
-command's response_url. /ask posts its answer as a channel message that roots a thread for follow-ups.
+command's response_url. /ask posts its answer as a channel message that roots a thread for follow-ups. /digest
+manages the channel's scheduled digests; subscribing and unsubscribing need `can_manage_digests`.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.adapters.slack.digest_sender import can_manage_digests
 from bot.adapters.slack.incoming import plain_text, thread_key
-from bot.adapters.slack.responder import Responder
-from bot.core import BriefingBot, Reply
+from bot.adapters.slack.responder import Responder, cannot_post_here
+from bot.core import BriefingBot, Conversation, Paragraph, Reply
 
 Listener = Callable[..., Awaitable[None]]
 
@@ -25,15 +28,23 @@ _SHOWN: dict[str, Callable[[BriefingBot, str], Reply]] = {
     "brief": lambda bot, _text: bot.brief(),
     "takeaways": lambda bot, text: bot.takeaways(text or None),
     "sources": lambda bot, _text: bot.sources(),
-    "digest": lambda bot, text: bot.digest(text),
     "help": lambda bot, _text: bot.help(),
 }
 
+# A digest subscribed in a channel the bot is not in could never be posted.
+DIGEST_NEEDS_MEMBERSHIP = (
+    "I'm not a member of this channel, so I can't post here. Invite me (type /invite and pick me) before the "
+    "first digest is due: a digest I cannot post pauses this channel's digests."
+)
+_CHANGES_CHANNEL = frozenset({"subscribe", "unsubscribe"})
 
-def register(app: AsyncApp, responder: Responder) -> None:
+
+def register(app: AsyncApp, responder: Responder, digest_admins: frozenset[str] = frozenset()) -> None:
+    """`digest_admins`: Slack user ids who may manage any channel's digests (BRIEFBOT_SLACK_DIGEST_ADMINS)."""
     for command, produce in _SHOWN.items():
         app.command(responder.names.slash(command))(_shown(responder, command, produce))
     app.command(responder.names.slash("ask"))(_ask(responder))
+    app.command(responder.names.slash("digest"))(_digest(responder, digest_admins))
 
 
 def _shown(responder: Responder, command: str, produce: Callable[[BriefingBot, str], Reply]) -> Listener:
@@ -79,3 +90,37 @@ def _ask(responder: Responder) -> Listener:
                 await responder.core(bot.store.link_thread, reply.thread_id, thread_key(channel, ts))
 
     return on_ask
+
+
+def _digest(responder: Responder, admins: frozenset[str]) -> Listener:
+    bot = responder.bot
+
+    async def on_digest(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:
+        await ack()
+        text = plain_text(body.get("text", ""))
+        channel, user = body["channel_id"], body.get("user_id")
+
+        async def tell(reply: Reply) -> None:
+            await responder.respond_ephemeral(respond, reply)
+
+        async with responder.inflight.track(), responder.answering("/digest", tell):
+            # Only a change to the channel needs the permission (and, for most people, a users.info call).
+            action = text.partition(" ")[0].lower()
+            changes = action in _CHANGES_CHANNEL
+            can_manage = changes and await can_manage_digests(client, user, admins)
+            conversation = Conversation("slack", channel, user, can_manage=can_manage)
+            reply = await responder.core(bot.run, "digest", text, conversation)
+            if reply.ephemeral:
+                await tell(reply)
+                return
+            try:
+                await responder.post(client, channel, reply)
+            except SlackApiError as exc:
+                if not (changes and cannot_post_here(exc)):
+                    raise
+                # The change is saved: confirm it privately, and say that digests need the bot in the channel.
+                await tell(reply)
+                if action == "subscribe":
+                    await tell(Reply("notice", paragraphs=(Paragraph(DIGEST_NEEDS_MEMBERSHIP),), ephemeral=True))
+
+    return on_digest

@@ -17,15 +17,24 @@ import yaml
 
 from bot.adapters.slack.names import CommandNames
 
-# What the code calls: slash commands, chat.postMessage/postEphemeral, and the events it listens to.
-BOT_SCOPES = ("app_mentions:read", "channels:history", "chat:write", "commands", "groups:history", "im:history")
+# What the code calls: slash commands, chat.postMessage/postEphemeral, conversations.history (digest markers),
+# users.info (who may manage digests), and the events it listens to.
+BOT_SCOPES = (
+    "app_mentions:read",
+    "channels:history",
+    "chat:write",
+    "commands",
+    "groups:history",
+    "im:history",
+    "users:read",
+)
 BOT_EVENTS = ("app_mention", "message.channels", "message.groups", "message.im")
 COMMANDS: dict[str, tuple[str, str]] = {  # command -> (description, usage hint)
     "brief": ("The briefing: headline, summary and key takeaways, with sources", ""),
     "ask": ("A short cited answer; reply in its thread to follow up", "[question]"),
     "takeaways": ("Key takeaways for the story, or for one topic", "[topic]"),
     "sources": ("The articles briefbot reads, each with a summary", ""),
-    "digest": ("Scheduled digests for this channel (coming soon)", "[schedule]"),
+    "digest": ("Scheduled digests for this channel", "subscribe <when> | list | now | unsubscribe [id]"),
     "help": ("What briefbot can do, and how to ask it", ""),
 }
 

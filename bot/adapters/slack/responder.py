@@ -152,7 +152,7 @@ class Responder:
             await self._tell(tell, self.bot.error(str(exc)), what)
         except SlackApiError as exc:
             error = exc.response.get("error") if exc.response is not None else None
-            if error in _NOT_A_MEMBER_ERRORS:
+            if cannot_post_here(exc):
                 log.info("slack: %s: cannot post here (%s)", what, error)
                 await self._tell(tell, self.bot.error(NOT_A_MEMBER), what)
             else:
@@ -167,6 +167,11 @@ class Responder:
             await tell(reply)
         except Exception:
             log.exception("slack: %s: could not tell the user what went wrong", what)
+
+
+def cannot_post_here(exc: SlackApiError) -> bool:
+    """True when Slack refused a post because the bot may not post in that conversation (the user can fix it)."""
+    return exc.response is not None and exc.response.get("error") in _NOT_A_MEMBER_ERRORS
 
 
 async def _post_message(client: AsyncWebClient, channel: str, message: SlackMessage, thread_ts: str | None) -> str:
