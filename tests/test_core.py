@@ -124,7 +124,6 @@ def test_sources_help_and_digest_replies(bot: BriefingBot) -> None:
         assert command in help_reply.plain_text
     subscribed = bot.digest("subscribe daily 08:00", Conversation("console", "console"))
     assert subscribed.title == "Digest scheduled" and "daily 08:00 (UTC)" in subscribed.plain_text
-    assert "not available here yet" in bot.digest("subscribe daily 08:00").plain_text  # no channel given
 
 
 def test_empty_corpus_gives_a_helpful_notice(tmp_path: Path) -> None:

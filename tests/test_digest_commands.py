@@ -179,7 +179,6 @@ def test_usage_unknown_actions_and_adapters_without_a_channel(digest_bot: Briefi
         digest_bot.run("digest", "frobnicate", SLACK_ADMIN)
     with pytest.raises(CommandError, match="Digests belong to a channel"):
         digest_bot.run("digest", "list", Conversation("slack", None, "U1"))
-    assert "not available here yet" in digest_bot.digest("subscribe daily 08:00").plain_text
     assert saved(digest_bot) == []
 
 

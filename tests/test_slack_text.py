@@ -55,8 +55,6 @@ def test_localize_renames_commands_in_the_bots_own_texts(bot: BriefingBot) -> No
     assert (
         names.localize(bot.brief()).footer == "From 5 articles. /news-sources lists them; /news-ask answers questions."
     )
-    digest = names.localize(bot.digest())
-    assert "/news-brief gives the current briefing and /news-takeaways the key points" in digest.paragraphs[0].text
     error = names.localize(bot.error("Try /help, and/or /ask. See https://x.example/brief or /briefing."))
     assert error.paragraphs[0].text == "Try /news-help, and/or /news-ask. See https://x.example/brief or /briefing."
 

@@ -182,26 +182,10 @@ class BriefingBot:
         )
         return Reply("sources", title=f"Sources ({len(digests)} articles)", bullets=bullets)
 
-    def digest(self, args: str = "", conversation: Conversation | None = None) -> Reply:
-        """/digest subscribe [when] [timezone] [quiet] | unsubscribe [id] | list | now, for the conversation's channel.
-
-        Without a conversation there is no channel to schedule for: adapters that do not pass one yet get a
-        note that digests are not available there.
-        """
+    def digest(self, args: str, conversation: Conversation) -> Reply:
+        """/digest subscribe [when] [timezone] [quiet] | unsubscribe [id] | list | now, for this channel."""
         from bot.digests.subscriptions import DigestInputError
 
-        if conversation is None:
-            return Reply(
-                "notice",
-                title="Digests are coming",
-                paragraphs=(
-                    Paragraph(
-                        "Scheduled digests are not available here yet. Until then, /brief gives the current "
-                        "briefing and /takeaways the key points."
-                    ),
-                ),
-                ephemeral=True,
-            )
         args = " ".join(_CONTROL.sub(" ", args or "").split())
         if len(args) > MAX_DIGEST_CHARS:
             raise CommandError(f"That is {len(args)} characters long; please keep /digest under {MAX_DIGEST_CHARS}.")
