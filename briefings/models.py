@@ -46,6 +46,24 @@ class Sentence:
 
 
 @dataclass(frozen=True)
+class Passage:
+    """A few consecutive sentences of one block, read as a unit, with the heading and lead-in that frame them.
+
+    Positions are sentence positions in the article; -1 means the passage has no heading or no lead-in.
+    """
+
+    doc_id: str
+    start: int
+    stop: int  # one past the last sentence
+    heading: int = -1
+    lead_in: int = -1
+
+    @property
+    def positions(self) -> range:
+        return range(self.start, self.stop)
+
+
+@dataclass(frozen=True)
 class Citation:
     doc_id: str
     title: str
@@ -142,6 +160,7 @@ class Turn:
     answer: str
     answered: bool
     focus: tuple[str, ...] = ()  # content terms the turn was about, for resolving "that", "it", "he"
+    citations: tuple[Citation, ...] = ()  # where the answer came from: "that" usually points near it
 
 
 @dataclass(frozen=True)

@@ -62,11 +62,18 @@ def test_platform_thread_keys_link_to_threads(bot: BriefingBot) -> None:
 
 
 def test_off_corpus_question_is_declined_with_suggestions(bot: BriefingBot) -> None:
-    """An uncovered question gets a plain decline listing topics, no citations, answered=False."""
-    reply = bot.ask("What is the capital of France?")
+    """An uncovered on-theme question gets a plain decline listing nearby topics, no citations, answered=False."""
+    reply = bot.ask("What is Putin's favorite food?")
     assert reply.kind == "decline" and reply.answered is False
     assert not reply.citations and reply.suggestions
     assert "don't answer" in reply.paragraphs[0].text
+
+
+def test_question_about_an_unknown_name_says_the_name_is_not_mentioned(bot: BriefingBot) -> None:
+    """A question naming something no article mentions is declined by naming it."""
+    reply = bot.ask("What is the capital of France?")
+    assert reply.kind == "decline" and reply.answered is False and not reply.citations
+    assert "don't mention France" in reply.paragraphs[0].text
 
 
 @pytest.mark.parametrize(

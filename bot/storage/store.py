@@ -31,7 +31,7 @@ class ConversationTurn:
     citations: tuple[Citation, ...]
 
     def as_engine_turn(self) -> Turn:
-        return Turn(self.question, self.answer, self.answered, self.focus)
+        return Turn(self.question, self.answer, self.answered, self.focus, tuple(self.citations))
 
 
 def _now() -> datetime:

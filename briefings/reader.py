@@ -1,0 +1,344 @@
+"""The reader: from retrieved passages, pick the one that answers what was asked, or decide nothing does.
+
+A passage answers when it is about the question (its meaning is close, and it holds the question's rare terms),
+it has the kind of thing asked for (a date for "when", a number for "how many", a cause for "why"), the names
+of the question appear in it, and it is about the right party (the question asks for Ukraine's objectives, the
+passage states Russia's). The answer is the passage's best sentence with the context that makes it readable:
+the sentence before it when it opens on "this" or "they", a list's lead-in and items. Every sentence is cited.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from briefings.models import Citation, Passage, Sentence
+from briefings.passages import frame, is_lead_in
+from briefings.question import Question
+from briefings.retrieval import Hit
+from briefings.text import filler_reason, terms
+
+# Scoring a passage: the fused retrieval score plus the reader's evidence.
+COVERAGE_WEIGHT = 0.35
+CONTEXT_WEIGHT = 0.15
+TYPE_BONUS = 0.08
+MISSING_NAME_PENALTY = 0.3
+WRONG_OWNER_PENALTY = 0.25
+NEAR_PREVIOUS_BONUS = 0.08
+NEAR_PREVIOUS_SENTENCES = 8
+PASSAGES_READ = 25
+# The gate: meaning close to the question plus half the share of its weighted terms present must reach
+# MIN_CONFIDENCE, with some of its terms present. "When", "how many" and "how long" also need a date or number.
+MIN_CONFIDENCE = 0.75
+CONFIDENCE_COVERAGE_WEIGHT = 0.5
+MIN_COVERAGE = 0.2
+MIN_CONTEXT_COVERAGE = 0.2  # a follow-up's passage shares this much of its thread's terms, or sits near its answer
+LEXICAL_ONLY_COVERAGE = 0.6  # the gate when no embedding model is installed
+STRICT_KINDS = frozenset(["when", "count", "duration"])
+SECOND_ARTICLE_MARGIN = 0.06
+MAX_LIST_ITEMS = 3  # with its lead-in, a list answer stays within four cited sentences
+
+_MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+_TYPE_EVIDENCE: dict[str, re.Pattern[str]] = {
+    "when": re.compile(
+        rf"\b(?:{_MONTH}|(?:1[89]|20)\d\d|yesterday|today|tomorrow|last (?:week|month|year)|this (?:week|month|year)"
+        r"|next (?:week|month|year)|ago|since|before|after|earlier|(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day)\b",
+        re.I,
+    ),
+    "count": re.compile(
+        r"\b(?!(?:1[89]|20)\d\d\b)\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
+        r"fifty|dozens?|hundreds?|thousands?|millions?|billions?|several|few)\b",
+        re.I,
+    ),
+    "duration": re.compile(
+        r"\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|several|many)[- ](?:years?|months?|weeks?|days?|"
+        r"hours?|decades?)\b|\bsince\b",
+        re.I,
+    ),
+    "who": re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+|\b(?:president|minister|official|leader|spokes\w+)\b"),
+    "where": re.compile(r"(?<!^)\b(?:in|at|on|from|near|to|outside|inside)\s+(?:the\s+)?[A-Z][a-z]+"),
+    "why": re.compile(
+        r"\b(?:because|due to|owing to|as a result|result(?:ed|s)? (?:in|from)|since|so that|in order to|"
+        r"reasons?|caus\w+|driven by|given|aim\w* (?:to|at)|to (?:avoid|ensure|protect|prevent|secure|gain)|"
+        r"after|led to|lead to|motiv\w+|drain\w*|why)\b",
+        re.I,
+    ),
+}
+_DANGLING = re.compile(
+    r"^(?:it|it's|it’s|this|that|these|those|they|he|she|his|her|their|such|the (?:move|decision|same|latter|former)"
+    r"|however|but|and|also|instead|still|yet|meanwhile|moreover|furthermore|additionally|in (?:addition|contrast))\b",
+    re.I,
+)
+_POSSESSIVE_IN_TEXT = re.compile(r"\b([A-Z][\w-]*)['’]s\s+(?:(?:own|stated|official|main|key)\s+)?(\w+)")
+
+
+class Corpus(Protocol):
+    """What the reader needs of the corpus: an article's sentences and a citation for one of them."""
+
+    def sentences(self, doc_id: str) -> list[Sentence]: ...
+
+    def cite(self, sentence: Sentence) -> Citation: ...
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The reader's verdict on one passage."""
+
+    hit: Hit
+    score: float
+    coverage: float
+    names_found: float  # share of the question's names found around the passage
+    type_ok: bool
+    owner_ok: bool
+    anchor: Sentence | None
+    subject_coverage: float = 1.0  # of a follow-up's thread subject (the previous question's terms)
+    near_previous: bool = False
+
+    @property
+    def passage(self) -> Passage:
+        return self.hit.passage
+
+
+@dataclass(frozen=True)
+class Verdict:
+    answered: bool
+    sentences: tuple[Sentence, ...]
+    best: Reading | None
+    readings: tuple[Reading, ...]
+
+
+Weights = dict[str, float]
+
+
+def _prefix(term: str) -> str:
+    return term[:6] if len(term) >= 7 else term
+
+
+def coverage(term_list: Sequence[str], weights: Weights, present: set[str]) -> float:
+    """Share of the terms' weight found in `present` (a shared 6-letter prefix counts 0.8)."""
+    total = sum(weights.get(t, 0.0) for t in term_list)
+    if not total:
+        return 0.0
+    prefixes = {_prefix(t) for t in present if len(t) >= 6}
+    got = 0.0
+    for t in term_list:
+        if t in present:
+            got += weights.get(t, 0.0)
+        elif len(t) >= 6 and _prefix(t) in prefixes:
+            got += 0.8 * weights.get(t, 0.0)
+    return got / total
+
+
+def _name_found(name: str, present: set[str]) -> bool:
+    name_terms = terms(name)
+    if not name_terms:
+        return True
+    found = sum(1 for t in name_terms if t in present)
+    return found * 2 >= len(name_terms)
+
+
+def _owner_ok(question: Question, text: str) -> bool:
+    """False when the passage states another party's thing the question asks of one party."""
+    if not question.owners:
+        return True
+    stated = []
+    for owner_text, owned_text in _POSSESSIVE_IN_TEXT.findall(text):
+        owner_terms, owned_terms = terms(owner_text), terms(owned_text)
+        if owner_terms and owned_terms:
+            stated.append((owner_terms[-1], owned_terms[0]))
+    for owner, owned in question.owners:
+        same_thing = [o for o, n in stated if n == owned]
+        if same_thing and owner not in same_thing:
+            return False
+    return True
+
+
+class Reader:
+    """Scores passages for a question, decides answered or declined, and assembles the cited sentences."""
+
+    def __init__(self, corpus: Corpus, weights: Callable[[Sequence[str]], Weights]) -> None:
+        self._corpus = corpus
+        self._weights = weights
+
+    def read(self, question: Question, hits: Sequence[Hit], previous: Sequence[Citation] = ()) -> Verdict:
+        weights = self._weights([*question.terms, *question.context, *question.thread_subject])
+        near = self._previous_positions(previous)
+        readings = [self._reading(question, hit, weights, near) for hit in hits[:PASSAGES_READ]]
+        readings = [r for r in readings if r.anchor is not None]
+        readings.sort(key=lambda r: -r.score)
+        best = next((r for r in readings if self._passes(question, r)), None)
+        if best is None:
+            return Verdict(False, (), readings[0] if readings else None, tuple(readings))
+        chosen = list(self._compose(question, best))
+        second = self._second(question, best, readings, chosen)
+        if second is not None:
+            chosen.extend(self._compose(question, second, brief=True))
+        return Verdict(True, tuple(dict.fromkeys(chosen)), best, tuple(readings))
+
+    # ------------------------------------------------------------------------------------------ scoring
+    def _previous_positions(self, previous: Sequence[Citation]) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
+        for citation in previous:
+            for sentence in self._corpus.sentences(citation.doc_id):
+                if sentence.text in citation.quote or citation.quote in sentence.text:
+                    out.setdefault(citation.doc_id, []).append(sentence.position)
+        return out
+
+    def _reading(self, question: Question, hit: Hit, weights: Weights, near: dict[str, list[int]]) -> Reading:
+        passage = hit.passage
+        sentences = self._corpus.sentences(passage.doc_id)
+        body = [sentences[p] for p in passage.positions]
+        window = [*frame(passage, sentences), *body]
+        if body and body[0].position > 0 and _DANGLING.match(body[0].text):
+            window.insert(0, sentences[body[0].position - 1])
+        text = " ".join(s.text for s in window)
+        present = set(terms(text))
+        cov = coverage(question.terms, weights, present)
+        score = hit.score + COVERAGE_WEIGHT * cov
+        context_cov = coverage(question.context, weights, present) if question.context else 0.0
+        score += CONTEXT_WEIGHT * context_cov
+        subject_cov = 1.0
+        if question.thread_subject:
+            # the thread's most specific word ("Witkoff" rather than "Moscow") must be there, or most of them
+            key = max(question.thread_subject, key=lambda t: weights.get(t, 0.0))
+            subject_cov = coverage(question.thread_subject, weights, present)
+            if coverage([key], weights, present) == 0.0:
+                subject_cov = min(subject_cov, MIN_CONTEXT_COVERAGE / 2) if subject_cov < 0.5 else subject_cov
+        names_found = (
+            sum(_name_found(n, present) for n in question.names) / len(question.names) if question.names else 1.0
+        )
+        pattern = _TYPE_EVIDENCE.get(question.kind)
+        type_ok = pattern is None or any(pattern.search(s.text) for s in body)
+        owner_ok = _owner_ok(question, text)
+        score += TYPE_BONUS * type_ok - MISSING_NAME_PENALTY * (1 - names_found) - WRONG_OWNER_PENALTY * (not owner_ok)
+        positions = near.get(passage.doc_id, [])
+        near_previous = any(abs(p - passage.start) <= NEAR_PREVIOUS_SENTENCES for p in positions)
+        score += NEAR_PREVIOUS_BONUS * near_previous
+        # The answer may sit just across the passage's edge: its neighbours in the same block are read too.
+        around = [
+            sentences[p]
+            for p in (passage.start - 1, *passage.positions, passage.stop)
+            if 0 <= p < len(sentences) and sentences[p].block == body[0].block
+        ]
+        anchor = self._anchor(question, around, weights, pattern)
+        return Reading(hit, score, cov, names_found, type_ok, owner_ok, anchor, subject_cov, near_previous)
+
+    def _anchor(
+        self, question: Question, body: Sequence[Sentence], weights: Weights, pattern: re.Pattern[str] | None
+    ) -> Sentence | None:
+        best: tuple[float, int, Sentence] | None = None
+        for i, sentence in enumerate(body):
+            reason = filler_reason(sentence.text)
+            if reason is not None and reason != "lead-in":
+                continue
+            own = set(terms(sentence.text))
+            value = coverage([*question.terms, *question.context], weights, own)
+            if pattern is not None and pattern.search(sentence.text):
+                value += 0.3
+            if reason == "lead-in":
+                value -= 0.2
+            candidate = (value, -i, sentence)
+            if best is None or candidate[:2] > best[:2]:
+                best = candidate
+        return best[2] if best else None
+
+    def _passes(self, question: Question, reading: Reading) -> bool:
+        if not reading.owner_ok or (question.kind in STRICT_KINDS and not reading.type_ok):
+            return False
+        if question.thread_subject and reading.subject_coverage < MIN_CONTEXT_COVERAGE and not reading.near_previous:
+            return False  # a follow-up is answered from its thread's subject, not from loose matches
+        hit = reading.hit
+        if hit.dense == 0.0:  # no embedding model: words alone decide
+            return reading.coverage >= LEXICAL_ONLY_COVERAGE and reading.names_found == 1.0
+        confidence = hit.dense + CONFIDENCE_COVERAGE_WEIGHT * reading.coverage
+        return reading.coverage >= MIN_COVERAGE and confidence >= MIN_CONFIDENCE
+
+    # ------------------------------------------------------------------------------------------ answer
+    def _compose(self, question: Question, reading: Reading, *, brief: bool = False) -> list[Sentence]:
+        """The anchor sentence with the context that makes it readable, in reading order."""
+        sentences = self._corpus.sentences(reading.passage.doc_id)
+        anchor = reading.anchor
+        assert anchor is not None
+        passage = reading.passage
+        picked: list[Sentence] = []
+        if is_lead_in(anchor):
+            return [anchor, *self._items(sentences, anchor.position)]
+        if passage.lead_in >= 0 and not brief:
+            lead = frame(passage, sentences)[-1]
+            readable = filler_reason(lead.text) in {None, "lead-in"}
+            if is_lead_in(lead) and not lead.text.rstrip().endswith("?") and readable:
+                picked.append(lead)
+            if question.kind in {"list", "why", "what"}:
+                return [*picked, *self._items(sentences, passage.lead_in)]
+        if _DANGLING.match(anchor.text) and anchor.position > 0:
+            before = sentences[anchor.position - 1]
+            if before.block_kind != "heading" and filler_reason(before.text) in {None, "lead-in"}:
+                picked.append(before)
+        picked.append(anchor)
+        if not brief:
+            picked.extend(self._completion(question, reading, sentences, anchor, 3 - len(picked)))
+        return sorted(dict.fromkeys(picked), key=lambda s: s.position)
+
+    def _completion(
+        self, question: Question, reading: Reading, sentences: Sequence[Sentence], anchor: Sentence, room: int
+    ) -> list[Sentence]:
+        """Sentences of the passage after the anchor that carry what the anchor lacks: the asked-for date or
+        number, the question's missing terms, or the rest of a list or an explanation."""
+        out: list[Sentence] = []
+        pattern = _TYPE_EVIDENCE.get(question.kind)
+        have = set(terms(anchor.text))
+        missing = {t for t in question.terms if t not in have}
+        has_type = pattern is None or bool(pattern.search(anchor.text))
+        block = anchor.block
+        for position in range(anchor.position + 1, max(reading.passage.stop, anchor.position + 2)):
+            if position >= len(sentences) or len(out) >= room:
+                break
+            sentence = sentences[position]
+            if sentence.block != block:
+                break
+            if filler_reason(sentence.text) is not None:
+                continue
+            own = set(terms(sentence.text))
+            supplies_type = not has_type and pattern is not None and bool(pattern.search(sentence.text))
+            if question.kind in {"list", "why"} or supplies_type or (missing & own):
+                out.append(sentence)
+                missing -= own
+                has_type = has_type or supplies_type
+        return out
+
+    @staticmethod
+    def _items(sentences: Sequence[Sentence], lead_in: int) -> list[Sentence]:
+        """The first sentence of each list item that follows a lead-in."""
+        items: list[Sentence] = []
+        seen_blocks: set[int] = set()
+        for sentence in sentences[lead_in + 1 :]:
+            if sentence.block_kind != "item":
+                if items or sentence.block_kind == "heading":
+                    break
+                continue
+            if sentence.block in seen_blocks:
+                continue
+            seen_blocks.add(sentence.block)
+            items.append(sentence)
+            if len(items) == MAX_LIST_ITEMS:
+                break
+        return items
+
+    def _second(
+        self, question: Question, best: Reading, readings: Sequence[Reading], chosen: Sequence[Sentence]
+    ) -> Reading | None:
+        """A second article's passage when it answers as well and adds something the first does not say."""
+        chosen_terms = set(terms(" ".join(s.text for s in chosen)))
+        for reading in readings:
+            if reading.passage.doc_id == best.passage.doc_id or reading.anchor is None:
+                continue
+            if reading.score < best.score - SECOND_ARTICLE_MARGIN:
+                break
+            if not self._passes(question, reading):
+                continue
+            anchor_terms = set(terms(reading.anchor.text))
+            if len(anchor_terms - chosen_terms) >= 0.5 * max(len(anchor_terms), 1):
+                return reading
+        return None
