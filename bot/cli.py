@@ -42,8 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     takeaways.add_argument("--json", action="store_true", help="print JSON")
 
     ask = sub.add_parser("ask", help="ask a question; answers cite their sources")
-    ask.add_argument("question")
-    ask.add_argument("--thread", metavar="ID", help="continue this thread (printed with every answer)")
+    ask.add_argument("question", help="the question, or '-' to read one question per line from stdin (batch mode)")
+    ask.add_argument(
+        "--thread",
+        metavar="ID",
+        help="continue this thread (printed with every answer); in batch mode every line continues it in order",
+    )
     ask.add_argument("--json", action="store_true", help="print JSON")
 
     sources = sub.add_parser("sources", help="the corpus articles with their summaries and takeaways")
@@ -147,18 +151,11 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     elif args.command == "ask":
         if args.thread is not None and not args.thread.strip():
             raise CommandError("--thread needs an id (the 'thread' value printed with an earlier answer).")
+        if args.question == "-":
+            return _ask_batch(bot, args.thread, as_json=args.json)
         reply = bot.ask(args.question, args.thread)
         if args.json:
-            turn = bot.store.history(reply.thread_id or "", limit=1)[-1]
-            _print_json(
-                {
-                    "answered": turn.answered,
-                    "answer": turn.answer,
-                    "citations": [c.to_dict() for c in turn.citations],
-                    "thread": reply.thread_id,
-                    **({} if turn.answered else {"suggestions": list(reply.suggestions)}),
-                }
-            )
+            _print_json(_answer_json(bot, reply))
         else:
             _print_reply(reply)
             sys.stdout.write(f"thread: {reply.thread_id}\n")
@@ -167,6 +164,43 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             _print_json({"sources": [s.to_dict() for s in engine.sources()]})
         else:
             _print_reply(bot.sources())
+    return 0
+
+
+def _answer_json(bot: Any, reply: Reply) -> dict[str, Any]:
+    """The `ask --json` object: the stored turn (answer text and citations) and its thread."""
+    turn = bot.store.history(reply.thread_id or "", limit=1)[-1]
+    return {
+        "answered": turn.answered,
+        "answer": turn.answer,
+        "citations": [c.to_dict() for c in turn.citations],
+        "thread": reply.thread_id,
+        **({} if turn.answered else {"suggestions": list(reply.suggestions)}),
+    }
+
+
+def _ask_batch(bot: Any, thread: str | None, *, as_json: bool) -> int:
+    """One question per stdin line, one reply per line (JSON) or per block (text); a bad line gets an error, not an
+    exit. Each line is its own thread unless --thread is given, when every line continues that thread in order."""
+    for line in sys.stdin:
+        question = line.strip()
+        if not question:
+            continue
+        try:
+            reply = bot.ask(question, thread)
+        except (CommandError, ValueError) as exc:
+            if as_json:
+                sys.stdout.write(json.dumps({"error": str(exc), "question": question[:200]}, ensure_ascii=False) + "\n")
+            else:
+                sys.stdout.write(f"error: {exc}\n\n")
+            sys.stdout.flush()
+            continue
+        if as_json:
+            sys.stdout.write(json.dumps(_answer_json(bot, reply), ensure_ascii=False) + "\n")
+        else:
+            _print_reply(reply)
+            sys.stdout.write(f"thread: {reply.thread_id}\n\n")
+        sys.stdout.flush()
     return 0
 
 

@@ -176,7 +176,7 @@ def test_question_types(question: str, kind: str) -> None:
 
 
 def test_follow_up_resolution() -> None:
-    """'What about X?' repeats the previous question about X; 'he' becomes the person it named; 'that' brings context."""
+    """'What about X?' repeats the last question about X; 'he' is the person it named; 'that' brings its context."""
     history = [Turn("What did Trump say about meeting Putin?", "He said he would meet him soon.", True)]
     text, _, follow = resolve("And what about Zelensky?", history)
     assert follow and text == "What did Zelensky say about meeting Putin?"

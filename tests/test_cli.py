@@ -171,3 +171,45 @@ def test_briefbot_run_in_a_subprocess_prints_briefing_and_answer(tmp_path: Path)
     assert "Sources:" in result.stdout
     assert "one on February 12 and another on March 18" in result.stdout
     assert "Donald Trump, Putin’s “Ally” In Plain Sight?" in result.stdout
+
+
+def test_ask_batch_mode_answers_each_line_in_order(
+    capsys: pytest.CaptureFixture[str], data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ask --json - reads one question per line and prints one JSON object per line; a bad line gets an error."""
+    lines = ["What did Witkoff receive in Moscow?", "", "x" * 600, "What is the tallest mountain in Africa?"]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(lines) + "\n"))
+    code, out, _ = run_cli(capsys, "--corpus", str(DEFAULT_CORPUS), "--data", str(data_dir), "ask", "--json", "-")
+    replies = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and len(replies) == 3
+    assert replies[0]["answered"] is True and "beautiful portrait" in replies[0]["answer"]
+    assert replies[0]["citations"]
+    for citation in replies[0]["citations"]:
+        check_citation(citation)
+    assert "error" in replies[1] and "under 500" in replies[1]["error"] and replies[1]["question"] == "x" * 200
+    assert replies[2]["answered"] is False and replies[2]["citations"] == []
+    assert replies[0]["thread"] != replies[2]["thread"]
+
+
+def test_ask_batch_mode_with_a_thread_asks_follow_ups_in_order(
+    capsys: pytest.CaptureFixture[str], data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With --thread, every line continues the same thread, so a script can ask a follow-up."""
+    base = ["--corpus", str(DEFAULT_CORPUS), "--data", str(data_dir), "ask"]
+    code, out, _ = run_cli(capsys, *base, "Who is Vyacheslav Nikonov?", "--json")
+    thread = json.loads(out)["thread"]
+    questions = "What did Bob Woodward allege?\nHow did the Kremlin respond to that?\n"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(questions))
+    code, out, _ = run_cli(capsys, *base, "--json", "--thread", thread, "-")
+    first, follow = (json.loads(line) for line in out.splitlines())
+    assert code == 0 and first["thread"] == follow["thread"] == thread
+    assert follow["answered"] is True and "flatly denied" in follow["answer"]
+
+
+def test_ask_batch_mode_on_empty_input_prints_nothing(
+    capsys: pytest.CaptureFixture[str], data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An empty stdin is no error: no output, exit 0."""
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    code, out, _ = run_cli(capsys, "--corpus", str(DEFAULT_CORPUS), "--data", str(data_dir), "ask", "--json", "-")
+    assert code == 0 and out == ""
