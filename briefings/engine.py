@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from briefings import answer as answering
-from briefings.embedding import load_encoder
+from briefings.embedding import bulk_threads, load_encoder
 from briefings.index import SentenceIndex, fingerprint
 from briefings.loading import load_corpus
 from briefings.models import (
@@ -171,7 +171,8 @@ class BriefingEngine:
     def _embed(self, encoder: Encoder, batch: dict[str, str]) -> int:
         if not batch:
             return 0
-        vectors = encoder.encode(list(batch.values()))
+        with bulk_threads():
+            vectors = encoder.encode(list(batch.values()))
         self.index.store_vectors(encoder.name, dict(zip(batch, vectors, strict=True)))
         return len(batch)
 
