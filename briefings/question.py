@@ -135,8 +135,8 @@ def unresolved_reference(text: str, history: Sequence[Turn]) -> str | None:
     if match:
         return match.group(0)
     personal = _PERSONAL.search(text)
-    if personal and not names_in(text[: personal.start()]):
-        return personal.group(0)
+    if personal and not question_terms(text[: personal.start()]):
+        return personal.group(0)  # nothing before it that it could stand for
     return None
 
 
@@ -171,18 +171,24 @@ def _is_what_about(text: str) -> bool:
     return bool(_WHAT_ABOUT.match(text))
 
 
-def _subject(turn: Turn) -> str | None:
-    """The first name of the previous question, else of its answer: what "he" or "what about X" replaces."""
+_DEMONYM = re.compile(r"(?:ian|ean|ican|ese|ish)$")  # Russian, European, American, Chinese, British
+
+
+def _subject(turn: Turn, exclude: str = "") -> str | None:
+    """Who "he" or "his" stands for: the first person-like name of the previous question (else of its answer)
+    that the new question does not name itself ("his team" in a question that names Trump is not Trump's)."""
+    excluded = {w.lower() for w in names_in(exclude) for w in w.split()} if exclude else set()
     for source in (turn.question, turn.answer if turn.answered else ""):
-        found = names_in(source)
-        if found:
-            return found[0]
+        for name in names_in(source):
+            if name.lower() in excluded or (" " not in name and _DEMONYM.search(name.lower())):
+                continue
+            return name
     return None
 
 
 def _replace_pronouns(text: str, history: Sequence[Turn]) -> str:
     previous = _previous(history)
-    subject = _subject(previous) if previous else None
+    subject = _subject(previous, text) if previous else None
     if not subject:
         return text
 

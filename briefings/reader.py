@@ -22,12 +22,14 @@ from briefings.text import filler_reason, terms
 
 # Scoring a passage: the fused retrieval score plus the reader's evidence.
 COVERAGE_WEIGHT = 0.35
+ANCHOR_COVERAGE_WEIGHT = 0.2  # the answer sentence's own share of the question's terms
 CONTEXT_WEIGHT = 0.15
 TYPE_BONUS = 0.08
 MISSING_NAME_PENALTY = 0.3
 WRONG_OWNER_PENALTY = 0.25
 NEAR_PREVIOUS_BONUS = 0.08
 NEAR_PREVIOUS_SENTENCES = 8
+SAID_AGAIN_COVERAGE = 0.5  # an already cited sentence answers again only with this much of the question
 PASSAGES_READ = 25
 # The gate: meaning close to the question plus half the share of its weighted terms present must reach
 # MIN_CONFIDENCE, with some of its terms present. "When", "how many" and "how long" also need a date or number.
@@ -36,6 +38,7 @@ CONFIDENCE_COVERAGE_WEIGHT = 0.5
 MIN_COVERAGE = 0.2
 MIN_CONTEXT_COVERAGE = 0.2  # a follow-up's passage shares this much of its thread's terms, or sits near its answer
 LEXICAL_ONLY_COVERAGE = 0.6  # the gate when no embedding model is installed
+MIN_NAMES_FOUND = 0.5  # share of the question's names its article must mention ("European" may be "EU" there)
 STRICT_KINDS = frozenset(["when", "count", "duration"])
 SECOND_ARTICLE_MARGIN = 0.06
 MAX_LIST_ITEMS = 3  # with its lead-in, a list answer stays within four cited sentences
@@ -66,6 +69,25 @@ _TYPE_EVIDENCE: dict[str, re.Pattern[str]] = {
         re.I,
     ),
 }
+_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'’-]+")
+
+
+def has_evidence(question: Question, text: str) -> bool:
+    """Whether a sentence holds the kind of thing asked for. For "who" and "where" that is a name the question does
+    not already contain (in lowercased text, where names cannot be seen, the role or place words do)."""
+    pattern = _TYPE_EVIDENCE.get(question.kind)
+    if pattern is None:
+        return True
+    if question.kind in {"who", "where"}:
+        asked = {w.lower() for n in question.names for w in n.split()} | set(question.terms)
+        fresh = [m for m in _CAPITALISED.findall(text) if m.lower() not in asked and terms(m)[:1] != [] and
+                 terms(m)[0] not in asked]
+        if fresh:
+            return True
+        return text == text.lower() and bool(pattern.search(text))
+    return bool(pattern.search(text))
+
+
 _DANGLING = re.compile(
     r"^(?:it|it's|it’s|this|that|these|those|they|he|she|his|her|their|such|the (?:move|decision|same|latter|former)"
     r"|however|but|and|also|instead|still|yet|meanwhile|moreover|furthermore|additionally|in (?:addition|contrast))\b",
@@ -161,12 +183,13 @@ class Reader:
     def __init__(self, corpus: Corpus, weights: Callable[[Sequence[str]], Weights]) -> None:
         self._corpus = corpus
         self._weights = weights
+        self._terms_cache: dict[str, set[str]] = {}
 
     def read(self, question: Question, hits: Sequence[Hit], previous: Sequence[Citation] = ()) -> Verdict:
         weights = self._weights([*question.terms, *question.context, *question.thread_subject])
         near = self._previous_positions(previous)
-        readings = [self._reading(question, hit, weights, near) for hit in hits[:PASSAGES_READ]]
-        readings = [r for r in readings if r.anchor is not None]
+        read = (self._reading(question, hit, weights, near) for hit in hits[:PASSAGES_READ])
+        readings = [r for r in read if r is not None and r.anchor is not None]
         readings.sort(key=lambda r: -r.score)
         best = next((r for r in readings if self._passes(question, r)), None)
         if best is None:
@@ -178,6 +201,11 @@ class Reader:
         return Verdict(True, tuple(dict.fromkeys(chosen)), best, tuple(readings))
 
     # ------------------------------------------------------------------------------------------ scoring
+    def _article_terms(self, doc_id: str) -> set[str]:
+        if doc_id not in self._terms_cache:
+            self._terms_cache[doc_id] = set(terms(" ".join(s.text for s in self._corpus.sentences(doc_id))))
+        return self._terms_cache[doc_id]
+
     def _previous_positions(self, previous: Sequence[Citation]) -> dict[str, list[int]]:
         out: dict[str, list[int]] = {}
         for citation in previous:
@@ -186,10 +214,15 @@ class Reader:
                     out.setdefault(citation.doc_id, []).append(sentence.position)
         return out
 
-    def _reading(self, question: Question, hit: Hit, weights: Weights, near: dict[str, list[int]]) -> Reading:
+    def _reading(
+        self, question: Question, hit: Hit, weights: Weights, near: dict[str, list[int]]
+    ) -> Reading | None:
         passage = hit.passage
         sentences = self._corpus.sentences(passage.doc_id)
-        body = [sentences[p] for p in passage.positions]
+        # What the passage states: its questions and chatter are not evidence (they are read as frame only)
+        body = [sentences[p] for p in passage.positions if filler_reason(sentences[p].text) in {None, "lead-in"}]
+        if not body:
+            return None
         window = [*frame(passage, sentences), *body]
         if body and body[0].position > 0 and _DANGLING.match(body[0].text):
             window.insert(0, sentences[body[0].position - 1])
@@ -206,27 +239,43 @@ class Reader:
             subject_cov = coverage(question.thread_subject, weights, present)
             if coverage([key], weights, present) == 0.0:
                 subject_cov = min(subject_cov, MIN_CONTEXT_COVERAGE / 2) if subject_cov < 0.5 else subject_cov
+        # Names are looked for in the whole article: "Deutsche Telekom's profit" comes from an article about it.
+        article_terms = self._article_terms(passage.doc_id)
         names_found = (
-            sum(_name_found(n, present) for n in question.names) / len(question.names) if question.names else 1.0
+            sum(_name_found(n, article_terms) for n in question.names) / len(question.names) if question.names else 1.0
         )
-        pattern = _TYPE_EVIDENCE.get(question.kind)
-        type_ok = pattern is None or any(pattern.search(s.text) for s in body)
+        # The answer may sit just across the passage's edge (a one-sentence lead, then its figures): read the
+        # sentences on either side too.
+        around = [
+            sentences[p]
+            for p in (passage.start - 1, *passage.positions, passage.stop)
+            if 0 <= p < len(sentences) and sentences[p].block_kind != "heading"
+        ]
+        type_ok = any(has_evidence(question, s.text) for s in around)
         owner_ok = _owner_ok(question, text)
         score += TYPE_BONUS * type_ok - MISSING_NAME_PENALTY * (1 - names_found) - WRONG_OWNER_PENALTY * (not owner_ok)
         positions = near.get(passage.doc_id, [])
         near_previous = any(abs(p - passage.start) <= NEAR_PREVIOUS_SENTENCES for p in positions)
         score += NEAR_PREVIOUS_BONUS * near_previous
-        # The answer may sit just across the passage's edge: its neighbours in the same block are read too.
-        around = [
-            sentences[p]
-            for p in (passage.start - 1, *passage.positions, passage.stop)
-            if 0 <= p < len(sentences) and sentences[p].block == body[0].block
+        # a follow-up's answer is something new, not the sentence the thread was just given, unless that sentence
+        # is what the follow-up asks about ("What did he say about the agenda?")
+        said = set(positions)
+        candidates = [
+            s
+            for s in around
+            if s.position not in said or coverage(question.terms, weights, set(terms(s.text))) >= SAID_AGAIN_COVERAGE
         ]
-        anchor = self._anchor(question, around, weights, pattern)
+        anchor = self._anchor(question, candidates, weights)
+        if anchor is not None:
+            asked = list(question.terms)
+            anchor_terms = set(terms(anchor.text))
+            if passage.lead_in >= 0 and anchor.position in passage.positions:  # an item reads with its lead-in
+                anchor_terms |= set(terms(" ".join(s.text for s in frame(passage, sentences))))
+            score += ANCHOR_COVERAGE_WEIGHT * coverage(asked, weights, anchor_terms)
         return Reading(hit, score, cov, names_found, type_ok, owner_ok, anchor, subject_cov, near_previous)
 
     def _anchor(
-        self, question: Question, body: Sequence[Sentence], weights: Weights, pattern: re.Pattern[str] | None
+        self, question: Question, body: Sequence[Sentence], weights: Weights
     ) -> Sentence | None:
         best: tuple[float, int, Sentence] | None = None
         for i, sentence in enumerate(body):
@@ -235,7 +284,7 @@ class Reader:
                 continue
             own = set(terms(sentence.text))
             value = coverage([*question.terms, *question.context], weights, own)
-            if pattern is not None and pattern.search(sentence.text):
+            if question.kind in _TYPE_EVIDENCE and has_evidence(question, sentence.text):
                 value += 0.3
             if reason == "lead-in":
                 value -= 0.2
@@ -245,6 +294,8 @@ class Reader:
         return best[2] if best else None
 
     def _passes(self, question: Question, reading: Reading) -> bool:
+        if reading.names_found < MIN_NAMES_FOUND:
+            return False  # the question's names are mostly missing from the article: it is about something else
         if not reading.owner_ok or (question.kind in STRICT_KINDS and not reading.type_ok):
             return False
         if question.thread_subject and reading.subject_coverage < MIN_CONTEXT_COVERAGE and not reading.near_previous:
@@ -287,21 +338,20 @@ class Reader:
         """Sentences of the passage after the anchor that carry what the anchor lacks: the asked-for date or
         number, the question's missing terms, or the rest of a list or an explanation."""
         out: list[Sentence] = []
-        pattern = _TYPE_EVIDENCE.get(question.kind)
         have = set(terms(anchor.text))
         missing = {t for t in question.terms if t not in have}
-        has_type = pattern is None or bool(pattern.search(anchor.text))
+        has_type = has_evidence(question, anchor.text)
         block = anchor.block
         for position in range(anchor.position + 1, max(reading.passage.stop, anchor.position + 2)):
             if position >= len(sentences) or len(out) >= room:
                 break
             sentence = sentences[position]
-            if sentence.block != block:
-                break
-            if filler_reason(sentence.text) is not None:
+            if sentence.block != block and (has_type or position > anchor.position + 1):
+                break  # the next paragraph only when the anchor lacks what was asked (a lead, then its figures)
+            if sentence.block_kind == "heading" or filler_reason(sentence.text) is not None:
                 continue
             own = set(terms(sentence.text))
-            supplies_type = not has_type and pattern is not None and bool(pattern.search(sentence.text))
+            supplies_type = not has_type and has_evidence(question, sentence.text)
             if question.kind in {"list", "why"} or supplies_type or (missing & own):
                 out.append(sentence)
                 missing -= own

@@ -353,7 +353,7 @@ def segment(article: Article) -> list[Sentence]:
 _QUOTED = re.compile(r"[“\"][^”\"]*[”\"]|‘[^’]*’|``.*?''")
 _FILLER_START = re.compile(
     r"^(?:in this (?:article|piece|post|report|section)|this (?:article|piece|post|report|section|essay)\b|"
-    r"we(?:'ll| will| shall| need| also| can| must)\b|let(?:'s| us)\b|hey\b|so,|now,|okay\b|well,|man,|look,|"
+    r"we(?:'ll| will| shall| need| also| can| must)\b|let(?:'s| us)\b|hey\b|so,|okay\b|well,|man,|look,|"
     r"imagine\b|think (?:about|back|of)\b|it'?s like\b|it’s like\b|don'?t forget\b|don’t forget\b|"
     r"the answers? (?:seems?|is|are)\b|stay tuned|read on|to (?:understand|put it)\b|as (?:citizens|readers)\b|"
     r"ultimately, the (?:future|outcome)|looking ahead,|first off\b|then there'?s\b|then there’s\b|"
