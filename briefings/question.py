@@ -47,8 +47,10 @@ LIGHT_STEMS = frozenset(
         "use",
     )
 )
+_PLACE = r"(?:city|country|town|village|place|road|street|region|venue|location|state|capital|area)"
 _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("duration", re.compile(r"^(?:for )?how long\b|\bhow many (?:years|months|weeks|days|hours)\b", re.I)),
+    ("age", re.compile(r"\bhow old\b|\bwhat age\b|\bat what age\b", re.I)),
     ("count", re.compile(r"^(?:\w+ )?how (?:many|much|often)\b|\bwhat (?:number|percentage|share|amount)\b", re.I)),
     (
         "when",
@@ -56,8 +58,10 @@ _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"^(?:since |until )?when\b|\b(?:what|which) (?:year|date|month|day|time)\b|\bsince when\b", re.I
         ),
     ),
-    ("where", re.compile(r"^where\b|\b(?:in|at|on|from|to) (?:which|what) (?:city|country|town|village|place|"
-                         r"road|street|region|venue|location|state|capital|area)\b|\bwhere\b", re.I)),
+    (
+        "where",
+        re.compile(rf"\bwhere\b|^(?:which|what) {_PLACE}\b|\b(?:in|at|on|from|to) (?:which|what) {_PLACE}\b", re.I),
+    ),
     ("who", re.compile(r"^(?:who|whom|whose)\b|\bwhat (?:is|was|are|were) (?:\w+['’]s |his |her |their |the )name|"
                        r"\b(?:with|by|to|from) whom\b|\bwhich (?:person|people|official|"
                        r"leader|group|organi[sz]ation|country|countries|company|team|man|woman)\b", re.I)),
@@ -76,13 +80,22 @@ _LEADING_FILLERS = frozenset(["and", "but", "so", "also", "then", "ok", "okay"])
 class Question:
     text: str  # as asked, whitespace normalised
     search_text: str  # what is retrieved: the question with the thread's references filled in
-    kind: str  # who | when | where | count | duration | why | list | what
+    kind: str  # who | when | where | count | age | duration | why | list | what
     terms: tuple[str, ...]  # stemmed content terms of the question itself
     context: tuple[str, ...]  # terms borrowed from the thread (they choose, they never answer)
     names: tuple[str, ...]  # names in the question, as written ("Emmanuel Macron")
     owners: tuple[tuple[str, str], ...]  # possessives as (owner term, owned term): ("ukrain", "object")
     follow_up: bool = False
     thread_subject: tuple[str, ...] = ()  # terms of the question a follow-up leans on
+    counted: tuple[str, ...] = ()  # what "how many" counts ("landing slots"): the number must come with it
+    amount: bool = False  # "how much": money, a share or a quantity with its unit
+
+
+_COUNTED = re.compile(
+    r"\bhow many ((?:[\w'’-]+ ){1,3}?)(?:did|do|does|are|were|is|was|have|has|had|could|would|will|can|might|should|"
+    r"in|on|at|of|for|to|from|per)\b",
+    re.I,
+)
 
 
 def question_kind(text: str) -> str:
@@ -92,8 +105,12 @@ def question_kind(text: str) -> str:
     return "what"
 
 
+_ASKING = re.compile(r"\bhow (?:many|much|long|often|old|far)\b|\bwhat (?:kind|sort|type) of\b", re.I)
+
+
 def question_terms(text: str) -> list[str]:
-    lowered = [w for w in words(text) if w not in QUESTION_WORDS]
+    """Stemmed content terms of a question, without the words that only ask ("how many", "what kind of")."""
+    lowered = [w for w in words(_ASKING.sub(" ", text)) if w not in QUESTION_WORDS]
     return [t for t in dict.fromkeys(terms(" ".join(lowered))) if t not in _QUESTION_STEMS]
 
 
@@ -158,6 +175,8 @@ def analyse(text: str, history: Sequence[Turn] = ()) -> Question:
         owners=tuple(owners_in(search_text)),
         follow_up=follow_up,
         thread_subject=tuple(t for t in question_terms(history[-1].question) if t not in own) if context else (),
+        counted=tuple(terms(counted.group(1))) if (counted := _COUNTED.search(search_text)) else (),
+        amount=bool(re.search(r"\bhow much\b", search_text, re.I)),
     )
 
 

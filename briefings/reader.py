@@ -39,7 +39,7 @@ MIN_COVERAGE = 0.2
 MIN_CONTEXT_COVERAGE = 0.2  # a follow-up's passage shares this much of its thread's terms, or sits near its answer
 LEXICAL_ONLY_COVERAGE = 0.6  # the gate when no embedding model is installed
 MIN_NAMES_FOUND = 0.5  # share of the question's names its article must mention ("European" may be "EU" there)
-STRICT_KINDS = frozenset(["when", "count", "duration"])
+STRICT_KINDS = frozenset(["when", "count", "age", "duration", "who", "where"])
 SECOND_ARTICLE_MARGIN = 0.06
 MAX_LIST_ITEMS = 3  # with its lead-in, a list answer stays within four cited sentences
 
@@ -55,6 +55,7 @@ _TYPE_EVIDENCE: dict[str, re.Pattern[str]] = {
         r"fifty|dozens?|hundreds?|thousands?|millions?|billions?|several|few)\b",
         re.I,
     ),
+    "age": re.compile(r"\baged? \d+|\b\d+-year-old\b|\b\d+ years? old\b|\bage of \d+|,\s?\d{1,3},", re.I),
     "duration": re.compile(
         r"\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|several|many)[- ](?:years?|months?|weeks?|days?|"
         r"hours?|decades?)\b|\bsince\b",
@@ -69,7 +70,7 @@ _TYPE_EVIDENCE: dict[str, re.Pattern[str]] = {
         re.I,
     ),
 }
-_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'’-]+")
+_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z][\w'’-]*")  # names, not acronyms like DVD
 
 
 def has_evidence(question: Question, text: str) -> bool:
@@ -78,14 +79,54 @@ def has_evidence(question: Question, text: str) -> bool:
     pattern = _TYPE_EVIDENCE.get(question.kind)
     if pattern is None:
         return True
+    if question.kind == "count":
+        return _count_evidence(question, text)
     if question.kind in {"who", "where"}:
         asked = {w.lower() for n in question.names for w in n.split()} | set(question.terms)
         fresh = [m for m in _CAPITALISED.findall(text) if m.lower() not in asked and terms(m)[:1] != [] and
                  terms(m)[0] not in asked]
         if fresh:
             return True
-        return text == text.lower() and bool(pattern.search(text))
+        return text == text.lower()  # lowercased text hides names: it cannot be judged, so it is not held against
     return bool(pattern.search(text))
+
+
+_NUMBER = re.compile(
+    r"^(?:\d[\d,.]*(?:m|bn|k|%)?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
+    r"fifty|hundreds?|thousands?|millions?|billions?|dozens?|several)$",
+    re.I,
+)
+_AMOUNT = re.compile(
+    r"[£$€¥]\s?\d|\d[\d,.]*\s?(?:%|per ?cent|pounds?|dollars?|euros?|dlrs|yen|francs?|marks|mln|million|bn|billion|"
+    r"m|k|tonnes?|tons?|barrels?|ft|feet|foot|met(?:re|er)s?|miles?|kilomet(?:re|er)s?|km|kg|lb)\b"
+    r"|\b(?:half|(?:one|two|a)[- ](?:third|quarter|fifth|tenth)s?)\b",
+    re.I,
+)
+_TOKEN = re.compile(r"[\w£$€%.,'’-]+")
+
+
+def _specific(question: Question, text: str) -> bool:
+    """A name or a figure that the question does not already contain."""
+    asked = {w.lower() for n in question.names for w in n.split()} | set(question.terms)
+    if any(m.lower() not in asked and (terms(m) or [""])[0] not in asked for m in _CAPITALISED.findall(text)):
+        return True
+    return any(_NUMBER.match(t.strip(".,")) and t.strip(".,").lower() not in asked for t in _TOKEN.findall(text))
+
+
+def _count_evidence(question: Question, text: str) -> bool:
+    """A number with what was counted ("eight landing slots"); for "how much", an amount with its unit."""
+    if question.amount:
+        return bool(_AMOUNT.search(text))
+    if not question.counted:
+        return bool(_TYPE_EVIDENCE["count"].search(text))
+    tokens = [t.strip(".,") for t in _TOKEN.findall(text)]
+    wanted = {t[:6] for t in question.counted}
+    for i, token in enumerate(tokens):
+        if _NUMBER.match(token) and not re.fullmatch(r"(?:1[89]|20)\d\d", token):
+            following = terms(" ".join(tokens[i + 1 : i + 5]))
+            if any(t[:6] in wanted for t in following):
+                return True
+    return False
 
 
 _DANGLING = re.compile(
@@ -341,6 +382,9 @@ class Reader:
         have = set(terms(anchor.text))
         missing = {t for t in question.terms if t not in have}
         has_type = has_evidence(question, anchor.text)
+        # an answer wants specifics: when the anchor restates the question in general words, the sentence after it
+        # that names a name or a figure the question does not have usually is the answer
+        wants_specifics = question.kind in {"what", "list", "which"} and not _specific(question, anchor.text)
         block = anchor.block
         for position in range(anchor.position + 1, max(reading.passage.stop, anchor.position + 2)):
             if position >= len(sentences) or len(out) >= room:
@@ -352,7 +396,8 @@ class Reader:
                 continue
             own = set(terms(sentence.text))
             supplies_type = not has_type and has_evidence(question, sentence.text)
-            if question.kind in {"list", "why"} or supplies_type or (missing & own):
+            supplies_specifics = wants_specifics and _specific(question, sentence.text)
+            if question.kind in {"list", "why"} or supplies_type or supplies_specifics or (missing & own):
                 out.append(sentence)
                 missing -= own
                 has_type = has_type or supplies_type

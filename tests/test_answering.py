@@ -159,6 +159,8 @@ def test_passages_keep_heading_and_list_lead_in() -> None:
         ("When did Trump and Putin speak by phone?", "when"),
         ("Since when have they been in touch?", "when"),
         ("How many calls did they have?", "count"),
+        ("How old is the president?", "age"),
+        ("Which city hosted the talks?", "where"),
         ("How long had the war been going on?", "duration"),
         ("Where will the officials meet?", "where"),
         ("In which city was the conference held?", "where"),
