@@ -47,6 +47,14 @@ LIGHT_STEMS = frozenset(
         "use",
     )
 )
+_DEMONYM = re.compile(r"(?:ian|ean|ican|ese|ish)$")  # Russian, European, American, Chinese, British
+
+
+def is_demonym(name: str) -> bool:
+    """A one-word name that is a people's adjective: an article may say "US" where the question says "American"."""
+    return " " not in name and bool(_DEMONYM.search(name.lower()))
+
+
 _PLACE = r"(?:city|country|town|village|place|road|street|region|venue|location|state|capital|area)"
 _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("duration", re.compile(r"^(?:for )?how long\b|\bhow many (?:years|months|weeks|days|hours)\b", re.I)),
@@ -190,7 +198,6 @@ def _is_what_about(text: str) -> bool:
     return bool(_WHAT_ABOUT.match(text))
 
 
-_DEMONYM = re.compile(r"(?:ian|ean|ican|ese|ish)$")  # Russian, European, American, Chinese, British
 
 
 def _subject(turn: Turn, exclude: str = "") -> str | None:
@@ -199,7 +206,7 @@ def _subject(turn: Turn, exclude: str = "") -> str | None:
     excluded = {w.lower() for w in names_in(exclude) for w in w.split()} if exclude else set()
     for source in (turn.question, turn.answer if turn.answered else ""):
         for name in names_in(source):
-            if name.lower() in excluded or (" " not in name and _DEMONYM.search(name.lower())):
+            if name.lower() in excluded or is_demonym(name):
                 continue
             return name
     return None

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from briefings.models import Citation, Passage, Sentence
 from briefings.passages import frame, is_lead_in
-from briefings.question import Question
+from briefings.question import Question, is_demonym
 from briefings.retrieval import Hit
 from briefings.text import filler_reason, terms
 
@@ -282,9 +282,8 @@ class Reader:
                 subject_cov = min(subject_cov, MIN_CONTEXT_COVERAGE / 2) if subject_cov < 0.5 else subject_cov
         # Names are looked for in the whole article: "Deutsche Telekom's profit" comes from an article about it.
         article_terms = self._article_terms(passage.doc_id)
-        names_found = (
-            sum(_name_found(n, article_terms) for n in question.names) / len(question.names) if question.names else 1.0
-        )
+        names = [n for n in question.names if not is_demonym(n)]
+        names_found = sum(_name_found(n, article_terms) for n in names) / len(names) if names else 1.0
         # The answer may sit just across the passage's edge (a one-sentence lead, then its figures): read the
         # sentences on either side too.
         around = [
@@ -337,7 +336,7 @@ class Reader:
     def _passes(self, question: Question, reading: Reading) -> bool:
         if reading.names_found < MIN_NAMES_FOUND:
             return False  # the question's names are mostly missing from the article: it is about something else
-        if not reading.owner_ok or (question.kind in STRICT_KINDS and not reading.type_ok):
+        if (question.kind in STRICT_KINDS and not reading.type_ok):
             return False
         if question.thread_subject and reading.subject_coverage < MIN_CONTEXT_COVERAGE and not reading.near_previous:
             return False  # a follow-up is answered from its thread's subject, not from loose matches
