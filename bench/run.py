@@ -1,4 +1,5 @@
-"""`make bench`: summary quality on REALSumm, speed and memory, then digest delivery against a rate-limited mock.
+"""`make bench`: summary quality on REALSumm, speed and memory, question answering (dev sets and news10k at 1k and
+10k articles, beside bm25s), then digest delivery against a rate-limited mock.
 
 The REALSumm and large-corpus parts skip cleanly when ../shared is absent.
 """
@@ -14,7 +15,13 @@ HERE = Path(__file__).resolve().parent
 
 def main() -> int:
     codes = []
-    for script, args in (("rouge_realsumm.py", []), ("perf.py", []), ("digest_bench.py", [])):
+    for script, args in (
+        ("rouge_realsumm.py", []),
+        ("perf.py", []),
+        ("qa_dev.py", []),
+        ("qa_news10k.py", ["--sizes", "1000,10000"]),
+        ("digest_bench.py", []),
+    ):
         print(f"\n### {script}", flush=True)
         codes.append(subprocess.run([sys.executable, str(HERE / script), *args], check=False).returncode)
     return max(codes)

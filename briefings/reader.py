@@ -64,9 +64,9 @@ _TYPE_EVIDENCE: dict[str, re.Pattern[str]] = {
     "who": re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+|\b(?:president|minister|official|leader|spokes\w+)\b"),
     "where": re.compile(r"(?<!^)\b(?:in|at|on|from|near|to|outside|inside)\s+(?:the\s+)?[A-Z][a-z]+"),
     "why": re.compile(
-        r"\b(?:because|due to|owing to|as a result|result(?:ed|s)? (?:in|from)|since|so that|in order to|"
-        r"reasons?|caus\w+|driven by|given|aim\w* (?:to|at)|to (?:avoid|ensure|protect|prevent|secure|gain)|"
-        r"after|led to|lead to|motiv\w+|drain\w*|why)\b",
+        r"\b(?:because|due to|owing to|as a result of|result(?:ed|s)? from|since|so that|in order to|reasons?|"
+        r"caus\w+|driven by|given|aim\w* (?:to|at)|to (?:avoid|ensure|protect|prevent|secure|gain)|motiv\w+|"
+        r"justif\w+|argu\w+|why|for fear)\b",
         re.I,
     ),
 }
