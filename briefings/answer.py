@@ -7,6 +7,7 @@ what the closest passages do cover, so the person can ask again, never a fixed l
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -15,7 +16,7 @@ from briefings.question import LIGHT_STEMS, MAX_QUESTION_CHARS, Question, analys
 from briefings.reader import Reader, Verdict, coverage
 from briefings.retrieval import Retriever
 from briefings.summarize import Scored, select
-from briefings.text import QUESTION_WORDS, STOPWORDS, stem, terms, words
+from briefings.text import QUESTION_WORDS, STOPWORDS, stem, terms
 
 _QUESTION_STEMS = frozenset(stem(w) for w in QUESTION_WORDS)
 
@@ -141,18 +142,29 @@ def _decline(
 
 
 def _suggestions(corpus: AnswerCorpus, asked: Question, verdict: Verdict | None) -> list[str]:
-    """Corpus topics found in the passages closest to the question, those sharing its words first."""
+    """Topics of the passages closest to the question that are particular to them: a topic counts by how often
+    those passages mention it and by how rare it is in the corpus, so the story's everyday names ("Trump") give
+    way to what is specific nearby; topics the question already names are left out."""
     if verdict is None:
         return []
     near = [r for r in verdict.readings if r.hit.dense >= SUGGESTION_MIN_DENSE or r.coverage > 0][:8]
     if not near:
         return []
-    near_text = " ".join(corpus.sentences(r.passage.doc_id)[p].text for r in near for p in r.passage.positions)
-    near_words = set(words(near_text))
-    asked_words = set(words(asked.text))
-    found = [t for t in corpus.topics(50) if set(words(t)) <= near_words]
-    found.sort(key=lambda t: not (set(words(t)) & asked_words))
-    return found[:MAX_SUGGESTIONS]
+    near_terms: dict[str, int] = {}
+    for reading in near:
+        for position in reading.passage.positions:
+            for term in terms(corpus.sentences(reading.passage.doc_id)[position].text):
+                near_terms[term] = near_terms.get(term, 0) + 1
+    asked_terms = set(terms(asked.search_text))
+    scored: list[tuple[float, str]] = []
+    for topic in corpus.topics(50):
+        topic_terms = terms(topic)
+        if not topic_terms or not all(t in near_terms for t in topic_terms) or set(topic_terms) <= asked_terms:
+            continue
+        rarity = max(term_weights(corpus, topic_terms).values())
+        scored.append((math.sqrt(min(near_terms[t] for t in topic_terms)) * rarity * rarity, topic))
+    scored.sort(key=lambda x: -x[0])
+    return [topic for _, topic in scored[:MAX_SUGGESTIONS]]
 
 
 def topic_takeaways(engine: AnswerCorpus, topic: str) -> list[dict[str, Any]]:

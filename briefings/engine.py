@@ -433,7 +433,7 @@ _TITLES = frozenset(["president", "former", "mr", "mrs", "ms", "dr", "senator", 
 
 def _topic_phrases(sentence: str) -> list[str]:
     """Candidate topics in a sentence: names ("Saudi Arabia", "Vladimir Putin") and content-word pairs."""
-    tokens = re.findall(r"[A-Za-z][A-Za-z.-]*[A-Za-z]|[A-Z]", re.sub(r"['’]s\b", " ", sentence))
+    tokens = re.findall(r"[A-Za-z][A-Za-z.-]*[A-Za-z]|[A-Za-z]", re.sub(r"['’]s\b", " ", sentence))
     phrases: list[str] = []
     run: list[str] = []
     for i, token in enumerate([*tokens, "."]):
