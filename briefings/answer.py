@@ -55,7 +55,8 @@ class AnswerCorpus(Protocol):
 
 
 def _prefix(term: str) -> str:
-    return term[:6] if len(term) >= 7 else term
+    """The start a word family shares ("absen" for absent, absence): searched as a prefix."""
+    return term[:5]
 
 
 def term_weights(corpus: AnswerCorpus, term_list: Sequence[str]) -> dict[str, float]:
@@ -175,7 +176,7 @@ def topic_takeaways(engine: AnswerCorpus, topic: str) -> list[dict[str, Any]]:
     weights = term_weights(engine, own)
     candidates: list[Scored] = []
     for sentence, sentence_terms, bm25 in engine.index.search(
-        [*own, *(_prefix(t) + "*" for t in own if len(t) >= 6)], 300
+        [*own, *(_prefix(t) + "*" for t in own if len(t) >= _PREFIX_MIN)], 300
     ):
         share = coverage(own, weights, set(sentence_terms))
         if share < TOPIC_THRESHOLD:

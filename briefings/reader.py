@@ -175,22 +175,35 @@ class Verdict:
 Weights = dict[str, float]
 
 
-def _prefix(term: str) -> str:
-    return term[:6] if len(term) >= 7 else term
+RELATED_PREFIX = 5  # "absent" ~ "absence", "negotiate" ~ "negotiations": a shared start of five letters or more
+RELATED_CREDIT = 0.8  # ...that also covers three quarters of the shorter word counts this much of a match
+
+
+def related(a: str, b: str) -> bool:
+    """Two stems of one word family: they share their first five letters and most of the shorter one."""
+    if a[:RELATED_PREFIX] != b[:RELATED_PREFIX]:
+        return False
+    shared = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    return shared >= 0.75 * min(len(a), len(b))
 
 
 def coverage(term_list: Sequence[str], weights: Weights, present: set[str]) -> float:
-    """Share of the terms' weight found in `present` (a shared 6-letter prefix counts 0.8)."""
+    """Share of the terms' weight found in `present` (a related word counts RELATED_CREDIT)."""
     total = sum(weights.get(t, 0.0) for t in term_list)
     if not total:
         return 0.0
-    prefixes = {_prefix(t) for t in present if len(t) >= 6}
+    starts: dict[str, list[str]] = {}
     got = 0.0
     for t in term_list:
         if t in present:
             got += weights.get(t, 0.0)
-        elif len(t) >= 6 and _prefix(t) in prefixes:
-            got += 0.8 * weights.get(t, 0.0)
+        elif len(t) >= RELATED_PREFIX:
+            if not starts:
+                for p in present:
+                    if len(p) >= RELATED_PREFIX:
+                        starts.setdefault(p[:RELATED_PREFIX], []).append(p)
+            if any(related(t, p) for p in starts.get(t[:RELATED_PREFIX], ())):
+                got += RELATED_CREDIT * weights.get(t, 0.0)
     return got / total
 
 
