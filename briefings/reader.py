@@ -23,6 +23,7 @@ from briefings.text import filler_reason, terms
 # Scoring a passage: the fused retrieval score plus the reader's evidence.
 COVERAGE_WEIGHT = 0.35
 ANCHOR_COVERAGE_WEIGHT = 0.2  # the answer sentence's own share of the question's terms
+SUBJECT_WEIGHT = 0.08  # the sentence puts the question's subject first among the parties it names
 CONTEXT_WEIGHT = 0.15
 TYPE_BONUS = 0.08
 MISSING_NAME_PENALTY = 0.3
@@ -111,6 +112,23 @@ def _specific(question: Question, text: str) -> bool:
     if any(m.lower() not in asked and (terms(m) or [""])[0] not in asked for m in _CAPITALISED.findall(text)):
         return True
     return any(_NUMBER.match(t.strip(".,")) and t.strip(".,").lower() not in asked for t in _TOKEN.findall(text))
+
+
+def _subject_agreement(question: Question, text: str) -> float:
+    """+1 when the question's first-named party leads the sentence among the parties it names, -1 when another
+    one does and it is absent, 0 otherwise: "What might Putin hope to gain from Trump?" is about Putin."""
+    names = [n for n in question.names if not is_demonym(n)]
+    if len(names) < 2:
+        return 0.0
+    lowered = text.lower()
+    first = {n: lowered.find(n.split()[-1].lower()) for n in names}
+    found = {n: i for n, i in first.items() if i >= 0}
+    if not found:
+        return 0.0
+    leader = min(found, key=lambda n: found[n])
+    if leader == names[0]:
+        return 1.0
+    return -1.0 if names[0] not in found else 0.0
 
 
 def _count_evidence(question: Question, text: str) -> bool:
@@ -320,6 +338,7 @@ class Reader:
         ]
         anchor = self._anchor(question, candidates, weights)
         if anchor is not None:
+            score += SUBJECT_WEIGHT * _subject_agreement(question, anchor.text)
             asked = list(question.terms)
             anchor_terms = set(terms(anchor.text))
             if passage.lead_in >= 0 and anchor.position in passage.positions:  # an item reads with its lead-in
