@@ -15,7 +15,8 @@ from briefings.engine import BriefingEngine
 from briefings.loading import load_corpus
 from briefings.models import Answer, Sentence, Turn
 from briefings.passages import build_passages, frame
-from briefings.question import analyse, question_kind, resolve, unresolved_reference
+from briefings.question import analyse, is_demonym, question_kind, resolve, unresolved_reference
+from briefings.reader import _subject_agreement, has_evidence, related
 
 from .conftest import DEFAULT_CORPUS
 
@@ -277,3 +278,48 @@ def test_follow_ups_resolve_against_the_thread(engine: BriefingEngine) -> None:
     said = engine.ask("What did he say about the agenda?", [_turn(nikonov)])
     assert said.answered and "bilateral agenda" in said.text
     _assert_verbatim(said)
+
+
+# ---------------------------------------------------------------------------------------------- evidence
+def test_word_families_match_but_unrelated_words_do_not() -> None:
+    """'absent' covers 'absence' and 'negotiate' covers 'negotiations'; 'state' does not cover 'statue'."""
+    assert related("absent", "absenc")
+    assert related("negoti", "negotiat")
+    assert not related("state", "statu")
+    assert not related("presid", "presum")
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "expected"),
+    [
+        ("How many landing slots could Qantas lose?", "Qantas could lose eight landing slots.", True),
+        ("How many landing slots could Qantas lose?", "Qantas ranked 75 out of 80 airlines.", False),
+        ("How many landing slots could Qantas lose?", "It has held the slots since 1998.", False),
+        ("How much did the couple raise?", "They raised £7,000 for charity.", True),
+        ("How much did the couple raise?", "They ran 26 miles together.", True),
+        ("How much did the couple raise?", "They married in 2015 after seven years.", False),
+        ("How old is the singer?", "The singer, who died aged 80, was married twice.", True),
+        ("How old is the singer?", "The singer won 3 awards.", False),
+        ("Who directed the film?", "Alfonso Cuaron brings a bleak feel to the film.", True),
+        ("Who directed the film?", "The film looks even better on DVD.", False),
+        ("Where will the officials meet?", "The officials will meet in Saudi Arabia.", True),
+        ("Where will the officials meet?", "The officials will meet soon.", False),
+    ],
+)
+def test_what_was_asked_must_be_in_the_answer(question: str, sentence: str, expected: bool) -> None:
+    """A count needs a number beside the counted thing, an amount its unit, an age an age, who/where a new name."""
+    assert has_evidence(analyse(question), sentence) is expected
+
+
+def test_the_question_subject_leads() -> None:
+    """'What might Putin gain from Trump?' prefers a sentence about Putin before one about Trump."""
+    asked = analyse("What might Putin hope to gain from a meeting with Trump?")
+    assert _subject_agreement(asked, "Putin might see a meeting with Trump as a boost.") == 1.0
+    assert _subject_agreement(asked, "For Trump, a meeting could be a sign of strength.") == -1.0
+    assert _subject_agreement(analyse("What did Trump say?"), "Trump said it.") == 0.0
+
+
+def test_a_peoples_adjective_is_not_a_name_the_article_must_repeat() -> None:
+    """'American' in a question may be 'US' in the article: only real names are required in the answering article."""
+    assert is_demonym("American") and is_demonym("European") and not is_demonym("Putin")
+    assert not is_demonym("Saudi Arabia")
