@@ -324,6 +324,12 @@ def content_words(text: str) -> list[str]:
     return [w for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
 
 
+@lru_cache(maxsize=20_000)
+def term_set(text: str) -> frozenset[str]:
+    """The terms of a sentence as a set, remembered: the reader looks at the same sentences question after question."""
+    return frozenset(terms(text))
+
+
 def terms(text: str) -> list[str]:
     """Stemmed content words: the unit of every match, score and index entry."""
     return [stem(w.removesuffix("'s")) for w in content_words(text)]
@@ -370,6 +376,7 @@ _FILLER_ANYWHERE = re.compile(
 _AUTHOR_VOICE = re.compile(r"\b(?:I|we|We|our|Our|us|me|my|My|you|You|your|Your|you're|You're|you’re|You’re)\b")
 
 
+@lru_cache(maxsize=20_000)
 def filler_reason(sentence: str) -> str | None:
     """Why a sentence must not be quoted as a summary, takeaway or answer; None when it may be.
 
