@@ -62,8 +62,6 @@ _TYPE_EVIDENCE: dict[str, re.Pattern[str]] = {
         r"hours?|decades?)\b|\bsince\b",
         re.I,
     ),
-    "who": re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+|\b(?:president|minister|official|leader|spokes\w+)\b"),
-    "where": re.compile(r"(?<!^)\b(?:in|at|on|from|near|to|outside|inside)\s+(?:the\s+)?[A-Z][a-z]+"),
     "why": re.compile(
         r"\b(?:because|due to|owing to|as a result of|result(?:ed|s)? from|since|so that|in order to|reasons?|"
         r"caus\w+|driven by|given|aim\w* (?:to|at)|to (?:avoid|ensure|protect|prevent|secure|gain)|motiv\w+|"
@@ -71,25 +69,29 @@ _TYPE_EVIDENCE: dict[str, re.Pattern[str]] = {
         re.I,
     ),
 }
+_NAME_KINDS = frozenset(["who", "where"])  # answered by a name (a person, a body, a place)
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z][\w'’-]*")  # names, not acronyms like DVD
+
+
+def asks_for_evidence(kind: str) -> bool:
+    return kind in _TYPE_EVIDENCE or kind in _NAME_KINDS
+
+
+def _fresh_names(question: Question, text: str) -> list[str]:
+    """Capitalised words of the text that are not already in the question."""
+    asked = {w.lower() for n in question.names for w in n.split()} | set(question.terms)
+    return [m for m in _CAPITALISED.findall(text) if m.lower() not in asked and (terms(m) or [""])[0] not in asked]
 
 
 def has_evidence(question: Question, text: str) -> bool:
     """Whether a sentence holds the kind of thing asked for. For "who" and "where" that is a name the question does
-    not already contain (in lowercased text, where names cannot be seen, the role or place words do)."""
-    pattern = _TYPE_EVIDENCE.get(question.kind)
-    if pattern is None:
-        return True
+    not already contain; lowercased text hides names, so there it cannot be judged and is not held against."""
+    if question.kind in _NAME_KINDS:
+        return bool(_fresh_names(question, text)) or text == text.lower()
     if question.kind == "count":
         return _count_evidence(question, text)
-    if question.kind in {"who", "where"}:
-        asked = {w.lower() for n in question.names for w in n.split()} | set(question.terms)
-        fresh = [m for m in _CAPITALISED.findall(text) if m.lower() not in asked and terms(m)[:1] != [] and
-                 terms(m)[0] not in asked]
-        if fresh:
-            return True
-        return text == text.lower()  # lowercased text hides names: it cannot be judged, so it is not held against
-    return bool(pattern.search(text))
+    pattern = _TYPE_EVIDENCE.get(question.kind)
+    return pattern is None or bool(pattern.search(text))
 
 
 _NUMBER = re.compile(
@@ -108,9 +110,9 @@ _TOKEN = re.compile(r"[\w£$€%.,'’-]+")
 
 def _specific(question: Question, text: str) -> bool:
     """A name or a figure that the question does not already contain."""
-    asked = {w.lower() for n in question.names for w in n.split()} | set(question.terms)
-    if any(m.lower() not in asked and (terms(m) or [""])[0] not in asked for m in _CAPITALISED.findall(text)):
+    if _fresh_names(question, text):
         return True
+    asked = set(question.terms)
     return any(_NUMBER.match(t.strip(".,")) and t.strip(".,").lower() not in asked for t in _TOKEN.findall(text))
 
 
@@ -360,7 +362,7 @@ class Reader:
                 continue
             own = set(term_set(sentence.text))
             value = coverage([*question.terms, *question.context], weights, own)
-            if question.kind in _TYPE_EVIDENCE and has_evidence(question, sentence.text):
+            if asks_for_evidence(question.kind) and has_evidence(question, sentence.text):
                 value += 0.3
             if reason == "lead-in":
                 value -= 0.2
