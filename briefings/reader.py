@@ -73,6 +73,24 @@ _NAME_KINDS = frozenset(["who", "where"])  # answered by a name (a person, a bod
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z][\w'’-]*")  # names, not acronyms like DVD
 
 
+_QUESTION_START = re.compile(
+    r"^(?:what|why|how|who|whom|whose|where|when|which|is|are|was|were|do|does|did|can|could|would|will|should|"
+    r"shall|has|have|had|may|might|must|and|but|so|or)\b",
+    re.I,
+)
+MIXED_STATEMENT_WORDS = 15  # a sentence this long that states something before ending on a question
+
+
+def answer_filler(text: str) -> str | None:
+    """filler_reason, except that a long statement with a question tacked on ("Trump, who insists he wants to be
+    remembered as a peacemaker, has ... but is his push for peace truly about diplomacy?") may answer."""
+    reason = filler_reason(text)
+    mixed = not _QUESTION_START.match(text) and len(text.split()) >= MIXED_STATEMENT_WORDS
+    if reason == "question or exclamation" and mixed and text.rstrip().endswith("?"):
+        return None
+    return reason
+
+
 def asks_for_evidence(kind: str) -> bool:
     return kind in _TYPE_EVIDENCE or kind in _NAME_KINDS
 
@@ -297,7 +315,7 @@ class Reader:
         passage = hit.passage
         sentences = self._corpus.sentences(passage.doc_id)
         # What the passage states: its questions and chatter are not evidence (they are read as frame only)
-        body = [sentences[p] for p in passage.positions if filler_reason(sentences[p].text) in {None, "lead-in"}]
+        body = [sentences[p] for p in passage.positions if answer_filler(sentences[p].text) in {None, "lead-in"}]
         if not body:
             return None
         window = [*frame(passage, sentences), *body]
@@ -357,7 +375,7 @@ class Reader:
     ) -> Sentence | None:
         best: tuple[float, int, Sentence] | None = None
         for i, sentence in enumerate(body):
-            reason = filler_reason(sentence.text)
+            reason = answer_filler(sentence.text)
             if reason is not None and reason != "lead-in":
                 continue
             own = set(term_set(sentence.text))
@@ -429,7 +447,7 @@ class Reader:
             sentence = sentences[position]
             if sentence.block != block and (has_type or position > anchor.position + 1):
                 break  # the next paragraph only when the anchor lacks what was asked (a lead, then its figures)
-            if sentence.block_kind == "heading" or filler_reason(sentence.text) is not None:
+            if sentence.block_kind == "heading" or answer_filler(sentence.text) is not None:
                 continue
             own = set(term_set(sentence.text))
             supplies_type = not has_type and has_evidence(question, sentence.text)

@@ -16,7 +16,7 @@ from briefings.loading import load_corpus
 from briefings.models import Answer, Sentence, Turn
 from briefings.passages import build_passages, frame
 from briefings.question import analyse, is_demonym, question_kind, resolve, unresolved_reference
-from briefings.reader import _subject_agreement, has_evidence, related
+from briefings.reader import _subject_agreement, answer_filler, has_evidence, related
 
 from .conftest import DEFAULT_CORPUS
 
@@ -323,3 +323,23 @@ def test_a_peoples_adjective_is_not_a_name_the_article_must_repeat() -> None:
     """'American' in a question may be 'US' in the article: only real names are required in the answering article."""
     assert is_demonym("American") and is_demonym("European") and not is_demonym("Putin")
     assert not is_demonym("Saudi Arabia")
+
+
+def test_a_statement_ending_on_a_question_may_answer_but_a_question_may_not() -> None:
+    """'X, who insists ..., has warned ... but is it diplomacy?' states facts; 'What does Russia want?' does not."""
+    mixed = (
+        "Trump, who insists he wants to be remembered as a peacemaker, has warned that the war could spiral "
+        "into a global conflict but is his push for peace truly about diplomacy?"
+    )
+    assert answer_filler(mixed) is None
+    assert answer_filler("And what exactly does Russia want from the talks this spring?") is not None
+    assert answer_filler("Is this the end of the long and winding road for the two leaders and their aides?")
+
+
+def test_a_follow_up_can_use_a_sentence_that_ends_on_a_question(engine: BriefingEngine) -> None:
+    """'And what has he warned the war could turn into?' after 'How does Trump want to be remembered?'."""
+    first = engine.ask("How does Trump want to be remembered?")
+    assert first.answered and "peacemaker" in first.text
+    follow = engine.ask("And what has he warned the war could turn into?", [_turn(first)])
+    assert follow.answered and "global conflict" in follow.text
+    _assert_verbatim(follow)
