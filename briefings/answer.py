@@ -24,6 +24,8 @@ __all__ = ["MAX_QUESTION_CHARS", "ask", "topic_takeaways"]
 
 TOPIC_THRESHOLD = 0.6  # share of a topic's term weight a sentence must hold to be one of its takeaways
 MAX_SUGGESTIONS = 5
+COMMON_TERM_SHARE = 0.02  # a word in more than this share of the sentences does not drive the lexical search...
+COMMON_TERM_FLOOR = 500  # ...once that share is more than this many sentences (small corpora search every word)
 SUGGESTION_MIN_DENSE = 0.3  # passages further from the question than this are not "close to what was asked"
 _PREFIX_MIN = 6
 
@@ -32,6 +34,8 @@ class SentenceSearch(Protocol):
     def document_frequency(self, term_list: Sequence[str]) -> dict[str, int]: ...
 
     def idf(self, term: str, df: int) -> float: ...
+
+    def sentence_count(self) -> int: ...
 
     def search(
         self, term_list: Sequence[str], limit: int = 100, *, with_questions: bool = False
@@ -48,6 +52,8 @@ class AnswerCorpus(Protocol):
     def retriever(self) -> Retriever: ...
 
     def sentences(self, doc_id: str) -> list[Sentence]: ...
+
+    def sentence_terms(self, doc_id: str) -> list[frozenset[str]]: ...
 
     def cite(self, sentence: Sentence) -> Citation: ...
 
@@ -70,6 +76,16 @@ def term_weights(corpus: AnswerCorpus, term_list: Sequence[str]) -> dict[str, fl
     return out
 
 
+def _search_terms(corpus: AnswerCorpus, asked: Question) -> list[str]:
+    """The words the lexical half searches for. On a large corpus a word found in more than a small share of all
+    sentences ("said", "year") ranks nothing yet costs the most postings, so it is left to the reader's coverage."""
+    own = list(asked.terms)
+    limit = max(COMMON_TERM_SHARE * corpus.index.sentence_count(), COMMON_TERM_FLOOR)
+    frequency = corpus.index.document_frequency(own)
+    rare = [t for t in own if frequency.get(t, 0) <= limit] or own
+    return [*rare, *asked.context, *(_prefix(t) + "*" for t in rare if len(t) >= _PREFIX_MIN)]
+
+
 def ask(corpus: AnswerCorpus, question: str, history: Sequence[Turn] = ()) -> Answer:
     question = " ".join(question.split())
     if not question:
@@ -87,11 +103,7 @@ def ask(corpus: AnswerCorpus, question: str, history: Sequence[Turn] = ()) -> An
         )
     if not asked.terms and not asked.context:
         return _decline(corpus, asked, None)
-    search_terms = [
-        *asked.terms,
-        *asked.context,
-        *(_prefix(t) + "*" for t in asked.terms if len(t) >= _PREFIX_MIN),
-    ]
+    search_terms = _search_terms(corpus, asked)
     retriever = corpus.retriever
     query_vector = retriever.embed(asked.search_text)
     hits = retriever.search(asked.search_text, search_terms, query_vector=query_vector)

@@ -6,7 +6,8 @@ import itertools
 import logging
 import math
 import re
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,7 @@ class RefreshReport:
         return bool(self.added or self.updated or self.removed)
 
 
+SENTENCE_CACHE_ARTICLES = 2_000  # articles whose sentences stay in memory between questions
 EMBED_BATCH = 512  # passages embedded and stored at a time: an interrupted build keeps what it embedded
 
 
@@ -84,7 +86,8 @@ class BriefingEngine:
         chosen: Encoder | None = (load_encoder() if encoder is True else None) if isinstance(encoder, bool) else encoder
         self.retriever = Retriever(self.index, chosen)
         self._articles: dict[str, Article] = {}
-        self._sentences: dict[str, list[Sentence]] = {}
+        self._sentences: OrderedDict[str, tuple[list[Sentence], list[frozenset[str]]]] = OrderedDict()
+        self._sentences_lock = threading.Lock()
         self.fingerprint = ""
         self._sources_memo: tuple[str, list[SourceDigest]] | None = None
         self.refresh()
@@ -113,7 +116,8 @@ class BriefingEngine:
         if added or updated or removed or embedded or not self._articles:
             self.retriever.reload()
         self._articles = articles
-        self._sentences = {}
+        with self._sentences_lock:
+            self._sentences = OrderedDict()
         self.fingerprint = fingerprint(articles.values())
         if added or updated or removed:
             self.index.prune_cache(self.fingerprint)
@@ -185,9 +189,27 @@ class BriefingEngine:
         return self._articles.get(doc_id)
 
     def sentences(self, doc_id: str) -> list[Sentence]:
-        if doc_id not in self._sentences:
-            self._sentences[doc_id] = self.index.sentences(doc_id)
-        return self._sentences[doc_id]
+        return self._article_sentences(doc_id)[0]
+
+    def sentence_terms(self, doc_id: str) -> list[frozenset[str]]:
+        """The stored terms of each of an article's sentences, aligned with `sentences(doc_id)`."""
+        return self._article_sentences(doc_id)[1]
+
+    def _article_sentences(self, doc_id: str) -> tuple[list[Sentence], list[frozenset[str]]]:
+        """Sentences and their terms of the articles read most recently (a bounded cache: a 10k-article corpus
+        would otherwise end up whole in memory)."""
+        with self._sentences_lock:
+            cached = self._sentences.get(doc_id)
+            if cached is not None:
+                self._sentences.move_to_end(doc_id)
+                return cached
+        rows = self.index.sentences_with_terms(doc_id)
+        entry = ([s for s, _ in rows], [t for _, t in rows])
+        with self._sentences_lock:
+            self._sentences[doc_id] = entry
+            while len(self._sentences) > SENTENCE_CACHE_ARTICLES:
+                self._sentences.popitem(last=False)
+        return entry
 
     def sentence(self, doc_id: str, position: int) -> Sentence:
         return self.sentences(doc_id)[position]

@@ -12,7 +12,7 @@ import json
 import math
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -198,6 +198,16 @@ class SentenceIndex:
             ).fetchall()
         return [Sentence(*row) for row in rows]
 
+    def sentences_with_terms(self, doc_id: str) -> list[tuple[Sentence, frozenset[str]]]:
+        """An article's sentences with the terms stored for them at derive time (no stemming at question time)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT doc_id, position, block, block_kind, text, terms FROM sentences WHERE doc_id = ?"
+                " ORDER BY position",
+                (doc_id,),
+            ).fetchall()
+        return [(Sentence(*row[:5]), frozenset(row[5].split())) for row in rows]
+
     def all_sentences(self) -> list[tuple[Sentence, bool, list[str]]]:
         with self._lock:
             rows = self._db.execute(
@@ -300,16 +310,30 @@ class SentenceIndex:
             )
             self._db.execute("COMMIT")
 
-    def passage_matrix(self, model: str, dimensions: int) -> tuple[list[int], np.ndarray]:
-        """Row ids of embedded passages and their vectors as one (n, dimensions) float32 matrix."""
+    def count_vectors(self, model: str) -> int:
         with self._lock:
-            rows = self._db.execute(
+            row = self._db.execute(
+                "SELECT count(*) FROM passages p JOIN embeddings e ON e.model = ? AND e.text_hash = p.text_hash",
+                (model,),
+            ).fetchone()
+        return int(row[0])
+
+    def each_vector_chunk(
+        self, model: str, dimensions: int, visit: Callable[[np.ndarray, np.ndarray], None], chunk: int = 4096
+    ) -> None:
+        """Call `visit(row_ids, vectors)` for the embedded passages in row order, `chunk` at a time: the vectors
+        are never all in memory twice (a 10k-article corpus has ~100 MB of them)."""
+        with self._lock:
+            cursor = self._db.execute(
                 "SELECT p.id, e.vector FROM passages p JOIN embeddings e"
                 " ON e.model = ? AND e.text_hash = p.text_hash ORDER BY p.id",
                 (model,),
-            ).fetchall()
-        matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), dimensions)
-        return [row[0] for row in rows], matrix
+            )
+            while rows := cursor.fetchmany(chunk):
+                ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+                raw = b"".join(row[1] for row in rows)
+                vectors = np.frombuffer(raw, dtype=np.float32).reshape(len(rows), dimensions)
+                visit(ids, vectors)
 
     def prune_vectors(self) -> None:
         """Drop vectors no passage uses any more (their article changed or went)."""

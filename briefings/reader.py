@@ -18,7 +18,7 @@ from briefings.models import Citation, Passage, Sentence
 from briefings.passages import frame, is_lead_in
 from briefings.question import Question, is_demonym
 from briefings.retrieval import Hit
-from briefings.text import filler_reason, term_set, terms
+from briefings.text import filler_reason, terms
 
 # Scoring a passage: the fused retrieval score plus the reader's evidence.
 COVERAGE_WEIGHT = 0.35
@@ -180,6 +180,8 @@ class Corpus(Protocol):
 
     def sentences(self, doc_id: str) -> list[Sentence]: ...
 
+    def sentence_terms(self, doc_id: str) -> list[frozenset[str]]: ...
+
     def cite(self, sentence: Sentence) -> Citation: ...
 
 
@@ -293,12 +295,12 @@ class Reader:
         return Verdict(True, tuple(dict.fromkeys(chosen)), best, tuple(readings))
 
     # ------------------------------------------------------------------------------------------ scoring
+    def _terms(self, sentence: Sentence) -> frozenset[str]:
+        return self._corpus.sentence_terms(sentence.doc_id)[sentence.position]
+
     def _article_terms(self, doc_id: str) -> set[str]:
         if doc_id not in self._terms_cache:
-            found: set[str] = set()
-            for sentence in self._corpus.sentences(doc_id):
-                found |= term_set(sentence.text)
-            self._terms_cache[doc_id] = found
+            self._terms_cache[doc_id] = set().union(*self._corpus.sentence_terms(doc_id))
         return self._terms_cache[doc_id]
 
     def _previous_positions(self, previous: Sequence[Citation]) -> dict[str, list[int]]:
@@ -322,7 +324,7 @@ class Reader:
         if body and body[0].position > 0 and _DANGLING.match(body[0].text):
             window.insert(0, sentences[body[0].position - 1])
         text = " ".join(s.text for s in window)
-        present: set[str] = set().union(*(term_set(s.text) for s in window))
+        present: set[str] = set().union(*(self._terms(s) for s in window))
         cov = coverage(question.terms, weights, present)
         score = hit.score + COVERAGE_WEIGHT * cov
         context_cov = coverage(question.context, weights, present) if question.context else 0.0
@@ -357,16 +359,16 @@ class Reader:
         candidates = [
             s
             for s in around
-            if s.position not in said or coverage(question.terms, weights, set(term_set(s.text))) >= SAID_AGAIN_COVERAGE
+            if s.position not in said or coverage(question.terms, weights, set(self._terms(s))) >= SAID_AGAIN_COVERAGE
         ]
         anchor = self._anchor(question, candidates, weights)
         if anchor is not None:
             score += SUBJECT_WEIGHT * _subject_agreement(question, anchor.text)
             asked = list(question.terms)
-            anchor_terms = set(term_set(anchor.text))
+            anchor_terms = set(self._terms(anchor))
             if passage.lead_in >= 0 and anchor.position in passage.positions:  # an item reads with its lead-in
                 for sentence in frame(passage, sentences):
-                    anchor_terms |= term_set(sentence.text)
+                    anchor_terms |= self._terms(sentence)
             score += ANCHOR_COVERAGE_WEIGHT * coverage(asked, weights, anchor_terms)
         return Reading(hit, score, cov, names_found, type_ok, owner_ok, anchor, subject_cov, near_previous)
 
@@ -378,7 +380,7 @@ class Reader:
             reason = answer_filler(sentence.text)
             if reason is not None and reason != "lead-in":
                 continue
-            own = set(term_set(sentence.text))
+            own = set(self._terms(sentence))
             value = coverage([*question.terms, *question.context], weights, own)
             if asks_for_evidence(question.kind) and has_evidence(question, sentence.text):
                 value += 0.3
@@ -434,7 +436,7 @@ class Reader:
         """Sentences of the passage after the anchor that carry what the anchor lacks: the asked-for date or
         number, the question's missing terms, or the rest of a list or an explanation."""
         out: list[Sentence] = []
-        have = set(term_set(anchor.text))
+        have = set(self._terms(anchor))
         missing = {t for t in question.terms if t not in have}
         has_type = has_evidence(question, anchor.text)
         # an answer wants specifics: when the anchor restates the question in general words, the sentence after it
@@ -449,7 +451,7 @@ class Reader:
                 break  # the next paragraph only when the anchor lacks what was asked (a lead, then its figures)
             if sentence.block_kind == "heading" or answer_filler(sentence.text) is not None:
                 continue
-            own = set(term_set(sentence.text))
+            own = set(self._terms(sentence))
             supplies_type = not has_type and has_evidence(question, sentence.text)
             supplies_specifics = wants_specifics and _specific(question, sentence.text)
             if question.kind in {"list", "why"} or supplies_type or supplies_specifics or (missing & own):
@@ -488,7 +490,7 @@ class Reader:
                 break
             if not self._passes(question, reading):
                 continue
-            anchor_terms = set(term_set(reading.anchor.text))
+            anchor_terms = set(self._terms(reading.anchor))
             if len(anchor_terms - chosen_terms) >= 0.5 * max(len(anchor_terms), 1):
                 return reading
         return None

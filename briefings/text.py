@@ -324,12 +324,6 @@ def content_words(text: str) -> list[str]:
     return [w for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
 
 
-@lru_cache(maxsize=20_000)
-def term_set(text: str) -> frozenset[str]:
-    """The terms of a sentence as a set, remembered: the reader looks at the same sentences question after question."""
-    return frozenset(terms(text))
-
-
 def terms(text: str) -> list[str]:
     """Stemmed content words: the unit of every match, score and index entry."""
     return [stem(w.removesuffix("'s")) for w in content_words(text)]
