@@ -233,9 +233,9 @@ def _read_into(stream: IO[bytes], array: np.ndarray, name: str) -> None:
         filled += got
 
 
-def _release_freed_memory() -> None:
-    """Hand the loader's freed buffers back to the OS (glibc keeps them otherwise: ~50 MB for the life of the
-    process). Elsewhere this is a no-op."""
+def release_freed_memory() -> None:
+    """Hand freed heap memory back to the OS (glibc keeps it otherwise: ~50 MB after loading the model, more after
+    parsing a large corpus). Elsewhere this is a no-op."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 

@@ -34,7 +34,7 @@ class Article:
         return "\n\n".join([self.title, *(block.text for block in self.blocks)])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sentence:
     """A sentence of an article, with where it sits in it."""
 
@@ -45,7 +45,7 @@ class Sentence:
     text: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Passage:
     """A few consecutive sentences of one block, read as a unit, with the heading and lead-in that frame them.
 
