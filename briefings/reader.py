@@ -134,6 +134,11 @@ def _specific(question: Question, text: str) -> bool:
     return any(_NUMBER.match(t.strip(".,")) and t.strip(".,").lower() not in asked for t in _TOKEN.findall(text))
 
 
+def _numbers(text: str) -> list[str]:
+    """Digit tokens of a question, as the index stores them."""
+    return [t for t in terms(text) if t.isdigit()]
+
+
 def _subject_agreement(question: Question, text: str) -> float:
     """+1 when the question's first-named party leads the sentence among the parties it names, -1 when another
     one does and it is absent, 0 otherwise: "What might Putin hope to gain from Trump?" is about Putin."""
@@ -340,6 +345,9 @@ class Reader:
         article_terms = self._article_terms(passage.doc_id)
         names = [n for n in question.names if not is_demonym(n)]
         names_found = sum(_name_found(n, article_terms) for n in names) / len(names) if names else 1.0
+        # a year or figure in the question ("in 2016") must be in the article: otherwise it is another event
+        if any(number not in article_terms for number in _numbers(question.text)):
+            names_found = 0.0
         # The answer may sit just across the passage's edge (a one-sentence lead, then its figures): read the
         # sentences on either side too.
         around = [

@@ -343,3 +343,9 @@ def test_a_follow_up_can_use_a_sentence_that_ends_on_a_question(engine: Briefing
     follow = engine.ask("And what has he warned the war could turn into?", [_turn(first)])
     assert follow.answered and "global conflict" in follow.text
     _assert_verbatim(follow)
+
+
+def test_a_year_in_the_question_must_be_in_the_answering_article(engine: BriefingEngine) -> None:
+    """'... in 1995?' is not answered from articles that never mention 1995, however close the rest is."""
+    assert engine.ask("When did Trump and Putin speak by phone this year?").answered
+    assert not engine.ask("When did Trump and Putin speak by phone in 1995?").answered
