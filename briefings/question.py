@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from briefings.models import Turn
 from briefings.text import ANAPHORA, QUESTION_WORDS, STOPWORDS, stem, terms, words
@@ -80,6 +80,14 @@ _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
 _NAME = re.compile(r"\b[A-Z][\w'’-]*(?:\s+(?:of\s+|de\s+|von\s+)?[A-Z][\w'’-]*)*")
 _POSSESSIVE = re.compile(r"\b([A-Z][\w-]*(?:\s+[A-Z][\w-]*)*)['’]s\s+(?:(?:own|stated|official|main|key)\s+)?(\w+)")
 _WHAT_ABOUT = re.compile(r"^(?:and\s+|but\s+|so\s+)?(?:what|how)\s+about\s+(?P<rest>.+?)\??$", re.I)
+# "According to reports," / "according to the article on X": where the answer is said to be, not what is asked.
+# The attribution is left out of the question's own terms; the article's topic (X) chooses among passages as context.
+_ATTRIBUTION = re.compile(
+    r"(?:^|,?\s+)according to (?:the |an? |these |those |some |recent |news )?"
+    r"(?:reports?|articles?|stor(?:y|ies)|pieces?|coverage|sources?|texts?|corpus)"
+    r"(?:\s+(?:on|about|covering|discussing|that (?:covers|discusses))\s+(?P<topic>[^,?]+?))?(?=\s*(?:,|\?|$))",
+    re.I,
+)
 _PERSON_PRONOUNS = frozenset(["he", "him", "his", "she", "her", "hers"])
 _LEADING_FILLERS = frozenset(["and", "but", "so", "also", "then", "ok", "okay"])
 
@@ -122,6 +130,13 @@ def question_terms(text: str) -> list[str]:
     return [t for t in dict.fromkeys(terms(" ".join(lowered))) if t not in _QUESTION_STEMS]
 
 
+# Prepositions that open a sentence capitalised without being a name ("According to ...", "Since when ...").
+_OPENING_WORDS = frozenset(
+    ["since", "according", "regarding", "following", "despite", "given", "among", "across", "concerning",
+     "considering", "besides", "unlike", "apart", "aside", "overall", "apparently", "reportedly"]
+)
+
+
 def names_in(text: str) -> list[str]:
     """Capitalised runs, leaving out a sentence's first word when it is an ordinary word."""
     out: list[str] = []
@@ -129,7 +144,7 @@ def names_in(text: str) -> list[str]:
         name = match.group(0)
         parts = name.split()
         if match.start() == 0 or text[: match.start()].rstrip().endswith((".", "?", "!", ":")):
-            while parts and (parts[0].lower() in STOPWORDS or parts[0].lower() in QUESTION_WORDS):
+            while parts and (parts[0].lower() in STOPWORDS | QUESTION_WORDS | _OPENING_WORDS):
                 parts = parts[1:]
         name = " ".join(parts).removesuffix("'s").removesuffix("’s")
         if name and name.lower() not in STOPWORDS and name.lower() not in QUESTION_WORDS:
@@ -165,9 +180,30 @@ def unresolved_reference(text: str, history: Sequence[Turn]) -> str | None:
     return None
 
 
+def strip_attribution(text: str) -> tuple[str, str]:
+    """(the question without "according to the article on X", X)."""
+    match = _ATTRIBUTION.search(text)
+    if not match:
+        return text, ""
+    rest = (text[: match.start()] + text[match.end() :]).strip().lstrip(",").strip()
+    return (rest if question_terms(rest) else text), (match.group("topic") or "")
+
+
 def analyse(text: str, history: Sequence[Turn] = ()) -> Question:
     """The question as the reader needs it, with references to the thread resolved."""
     text = " ".join(text.split())
+    asked, topic = strip_attribution(text)
+    if asked != text:
+        question = analyse(asked, history)
+        extra = [t for t in question_terms(topic) if t not in question.terms and t not in question.context]
+        return replace(
+            question,
+            text=text,
+            search_text=f"{question.search_text} ({topic})" if topic else question.search_text,
+            context=(*question.context, *extra),
+            names=tuple(dict.fromkeys([*question.names, *names_in(topic)])),
+            owners=tuple(dict.fromkeys([*question.owners, *owners_in(topic)])),
+        )
     search_text, context, follow_up = resolve(text, history)
     own = question_terms(search_text if follow_up and _is_what_about(text) else text)
     if follow_up and not _is_what_about(text):
@@ -234,7 +270,13 @@ def resolve(text: str, history: Sequence[Turn]) -> tuple[str, list[str], bool]:
     if about:
         new_subject = about.group("rest").strip()
         old_subject = next((n for n in names_in(previous.question) if n.lower() != new_subject.lower()), None)
-        if old_subject:
+        if old_subject and re.search(rf"\b{re.escape(new_subject)}\b", previous.question, re.I):
+            # "What might Putin hope to gain from Trump?" + "And what about Trump?": the two trade places
+            placeholder = "\x00"
+            rewritten = re.sub(re.escape(old_subject), placeholder, previous.question, count=1)
+            rewritten = re.sub(rf"\b{re.escape(new_subject)}\b", old_subject, rewritten, count=1, flags=re.I)
+            rewritten = rewritten.replace(placeholder, new_subject)
+        elif old_subject:
             rewritten = re.sub(re.escape(old_subject), new_subject, previous.question, count=1)
         else:
             rewritten = f"{previous.question} {new_subject}"

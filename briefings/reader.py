@@ -25,6 +25,7 @@ COVERAGE_WEIGHT = 0.35
 ANCHOR_COVERAGE_WEIGHT = 0.2  # the answer sentence's own share of the question's terms
 SUBJECT_WEIGHT = 0.08  # the sentence puts the question's subject first among the parties it names
 CONTEXT_WEIGHT = 0.15
+META_PENALTY = 0.15
 TYPE_BONUS = 0.08
 MISSING_NAME_PENALTY = 0.3
 WRONG_OWNER_PENALTY = 0.25
@@ -83,8 +84,11 @@ MIXED_STATEMENT_WORDS = 15  # a sentence this long that states something before 
 
 def answer_filler(text: str) -> str | None:
     """filler_reason, except that a long statement with a question tacked on ("Trump, who insists he wants to be
-    remembered as a peacemaker, has ... but is his push for peace truly about diplomacy?") may answer."""
+    remembered as a peacemaker, has ... but is his push for peace truly about diplomacy?") may answer, and so may
+    a statement with a meta or chatty phrase in it: the reader's gate, not the phrase, decides."""
     reason = filler_reason(text)
+    if reason == "meta or chatty phrase":
+        return None  # "The source material suggests that ... given the six-month stalemate": the fact is stated
     mixed = not _QUESTION_START.match(text) and len(text.split()) >= MIXED_STATEMENT_WORDS
     if reason == "question or exclamation" and mixed and text.rstrip().endswith("?"):
         return None
@@ -203,6 +207,7 @@ class Reading:
     anchor: Sentence | None
     subject_coverage: float = 1.0  # of a follow-up's thread subject (the previous question's terms)
     near_previous: bool = False
+    predicate_coverage: float = 1.0  # of the question's words other than its names ("go on honeymoon")
 
     @property
     def passage(self) -> Passage:
@@ -372,13 +377,21 @@ class Reader:
         anchor = self._anchor(question, candidates, weights)
         if anchor is not None:
             score += SUBJECT_WEIGHT * _subject_agreement(question, anchor.text)
+            if filler_reason(anchor.text) == "meta or chatty phrase":
+                score -= META_PENALTY  # commentary on the source answers only where nothing plainer does
             asked = list(question.terms)
             anchor_terms = set(self._terms(anchor))
             if passage.lead_in >= 0 and anchor.position in passage.positions:  # an item reads with its lead-in
                 for sentence in frame(passage, sentences):
                     anchor_terms |= self._terms(sentence)
             score += ANCHOR_COVERAGE_WEIGHT * coverage(asked, weights, anchor_terms)
-        return Reading(hit, score, cov, names_found, type_ok, owner_ok, anchor, subject_cov, near_previous)
+        name_terms = {t for n in question.names for t in terms(n)}
+        predicate = [t for t in question.terms if t not in name_terms]
+        answer_terms = present | (set(self._terms(anchor)) if anchor is not None else set())
+        predicate_cov = coverage(predicate, weights, answer_terms) if predicate else 1.0
+        return Reading(
+            hit, score, cov, names_found, type_ok, owner_ok, anchor, subject_cov, near_previous, predicate_cov
+        )
 
     def _anchor(
         self, question: Question, body: Sequence[Sentence], weights: Weights
@@ -402,8 +415,10 @@ class Reader:
     def _passes(self, question: Question, reading: Reading) -> bool:
         if reading.names_found < MIN_NAMES_FOUND:
             return False  # the question's names are mostly missing from the article: it is about something else
-        if (question.kind in STRICT_KINDS and not reading.type_ok):
+        if question.kind in STRICT_KINDS and not reading.type_ok:
             return False
+        if reading.predicate_coverage == 0.0:
+            return False  # only the names match: the passage is about them, not about what was asked of them
         if question.thread_subject and reading.subject_coverage < MIN_CONTEXT_COVERAGE and not reading.near_previous:
             return False  # a follow-up is answered from its thread's subject, not from loose matches
         hit = reading.hit

@@ -329,13 +329,18 @@ def terms(text: str) -> list[str]:
     return [stem(w.removesuffix("'s")) for w in content_words(text)]
 
 
+RUN_ON_WORDS = 90  # longer than any sentence a reader would write (filler_reason calls it a run-on)
+# Tokenised text ("... and laptops . fan site appleinsider has ...") hides sentence ends from the segmenter:
+# a run-on is split where a detached full stop is followed by a space.
+_TOKENISED_END = re.compile(r"(?<=\s[.!?])\s+(?=\S)")
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences of one block, exactly as written (each is a substring of the block)."""
     out: list[str] = []
     for piece in _SEGMENTER.segment(text):
-        piece = piece.strip()
-        if piece:
-            out.append(piece)
+        parts = _TOKENISED_END.split(piece) if len(words(piece)) > RUN_ON_WORDS else [piece]
+        out.extend(part.strip() for part in parts if part.strip())
     # pysbd keeps the text, but guard the contract: every sentence must be found verbatim in its block.
     return [s for s in out if s in text] or [text.strip()]
 
@@ -381,7 +386,7 @@ def filler_reason(sentence: str) -> str | None:
     n_words = len(words(text))
     if n_words < 6:
         return "fragment"
-    if n_words > 90:
+    if n_words > RUN_ON_WORDS:
         return "run-on"
     if text.endswith(("?", "?”", '?"', "!")):
         return "question or exclamation"

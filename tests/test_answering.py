@@ -17,10 +17,15 @@ from briefings.models import Answer, Sentence, Turn
 from briefings.passages import build_passages, frame
 from briefings.question import analyse, is_demonym, question_kind, resolve, unresolved_reference
 from briefings.reader import _subject_agreement, answer_filler, has_evidence, related
+from briefings.text import _SEGMENTER, split_sentences
 
 from .conftest import DEFAULT_CORPUS
 
 ARTICLES = {a.doc_id: a for a in load_corpus(DEFAULT_CORPUS)}
+
+
+def pysbd_split(text: str) -> list[str]:
+    return [s.strip() for s in _SEGMENTER.segment(text) if s.strip()]
 
 
 def _turn(answer: Answer) -> Turn:
@@ -188,6 +193,31 @@ def test_follow_up_resolution() -> None:
     asked = analyse("How did the Kremlin respond to that?", history)
     assert asked.follow_up and "meet" in asked.thread_subject and "kremlin" in asked.terms
     assert not resolve("Who is Vyacheslav Nikonov?", history)[2]
+    # when the new subject is already in the last question, the two trade places
+    history = [Turn("What might Putin hope to gain from a meeting with Trump?", "", False)]
+    assert resolve("And what about Trump?", history)[0] == "What might Trump hope to gain from a meeting with Putin?"
+
+
+def test_an_attribution_says_where_the_answer_is_not_what_is_asked() -> None:
+    """'According to reports,' is neither a name nor a term; 'according to the article on X' makes X context."""
+    asked = analyse("According to reports, since when have Trump and Putin been in touch?")
+    assert asked.kind == "when" and asked.names == ("Trump", "Putin")
+    assert "accord" not in asked.terms and "report" not in asked.terms
+    asked = analyse("How long did the talks stall, according to the article on Trump's belief in a deal?")
+    assert asked.kind == "duration" and "stall" in asked.terms
+    assert "belief" in asked.context and "belief" not in asked.terms and "articl" not in asked.terms
+    # a named source is part of the question
+    assert "reuter" in analyse("What happened next according to Reuters?").terms
+
+
+def test_tokenised_text_is_split_where_its_detached_full_stops_are() -> None:
+    """Lower-cased, tokenised text ('... laptops . fan site ...') hides sentence ends from the segmenter."""
+    first = "at least nine job listings have been spotted on the firm 's recruitment site " * 5 + "."
+    second = "fan site appleinsider has spotted nine job listings in the past month that relate to batteries " * 4 + "."
+    block = f"{first} {second}"
+    assert split_sentences(block) == [first, second]
+    prose = "He paid $1.20 . That is odd."
+    assert split_sentences(prose) == pysbd_split(prose)
 
 
 def test_a_reference_with_nothing_to_refer_to_is_asked_back() -> None:
@@ -343,6 +373,15 @@ def test_a_follow_up_can_use_a_sentence_that_ends_on_a_question(engine: Briefing
     follow = engine.ask("And what has he warned the war could turn into?", [_turn(first)])
     assert follow.answered and "global conflict" in follow.text
     _assert_verbatim(follow)
+
+
+def test_an_answer_must_hold_more_of_the_question_than_its_names(engine: BriefingEngine) -> None:
+    """A passage that only names the question's people ('Trump and Putin') does not say where they honeymooned."""
+    assert not engine.ask("Where did Trump and Putin go on their honeymoon?").answered
+    assert not engine.ask("When did Trump and Putin get married?").answered
+    answer = engine.ask("Since when have Trump and Putin been in touch, according to reports?")
+    assert answer.answered and "before Trump was elected" in answer.text
+    _assert_verbatim(answer)
 
 
 def test_a_year_in_the_question_must_be_in_the_answering_article(engine: BriefingEngine) -> None:
