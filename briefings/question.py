@@ -55,11 +55,19 @@ def is_demonym(name: str) -> bool:
     return " " not in name and bool(_DEMONYM.search(name.lower()))
 
 
+# "How tall is the hedge?": a measure, answered by a figure with its unit ("how big" is left to the reader: a
+# fleet's size is a count, a claim's an amount, a threat's a judgement)
+_MEASURE = r"(?:tall|wide|far|deep|heavy|high)"
 _PLACE = r"(?:city|country|town|village|place|road|street|region|venue|location|state|capital|area)"
 _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("duration", re.compile(r"^(?:for )?how long\b|\bhow many (?:years|months|weeks|days|hours)\b", re.I)),
     ("age", re.compile(r"\bhow old\b|\bwhat age\b|\bat what age\b", re.I)),
-    ("count", re.compile(r"^(?:\w+ )?how (?:many|much|often)\b|\bwhat (?:number|percentage|share|amount)\b", re.I)),
+    (
+        "count",
+        re.compile(
+            rf"^(?:\w+ )?how (?:many|much|often|{_MEASURE})\b|\bwhat (?:number|percentage|share|amount)\b", re.I
+        ),
+    ),
     (
         "when",
         re.compile(
@@ -114,9 +122,14 @@ _COUNTED = re.compile(
 )
 
 
+_LEADING_CLAUSE = re.compile(r"^[^,?]{1,60},\s+(?=\w)")  # "According to Ferguson, how many ...": the question follows
+
+
 def question_kind(text: str) -> str:
+    leading = _LEADING_CLAUSE.match(text)
+    main = text[leading.end() :] if leading and not set(words(leading.group(0))) & QUESTION_WORDS else text
     for kind, pattern in _KINDS:
-        if pattern.search(text):
+        if pattern.search(main):
             return kind
     return "what"
 
@@ -146,6 +159,9 @@ def names_in(text: str) -> list[str]:
         if match.start() == 0 or text[: match.start()].rstrip().endswith((".", "?", "!", ":")):
             while parts and (parts[0].lower() in STOPWORDS | QUESTION_WORDS | _OPENING_WORDS):
                 parts = parts[1:]
+            following = re.match(r" (\w+)", text[match.end() :])
+            if len(parts) == 1 and following and following.group(1).lower() in QUESTION_WORDS:
+                parts = []  # "Roughly how many ...", "Exactly when ...": a modifier of the question word
         name = " ".join(parts).removesuffix("'s").removesuffix("’s")
         if name and name.lower() not in STOPWORDS and name.lower() not in QUESTION_WORDS:
             out.append(name)
@@ -220,7 +236,7 @@ def analyse(text: str, history: Sequence[Turn] = ()) -> Question:
         follow_up=follow_up,
         thread_subject=tuple(t for t in question_terms(history[-1].question) if t not in own) if context else (),
         counted=tuple(terms(counted.group(1))) if (counted := _COUNTED.search(search_text)) else (),
-        amount=bool(re.search(r"\bhow much\b", search_text, re.I)),
+        amount=bool(re.search(rf"\bhow (?:much|{_MEASURE})\b", search_text, re.I)),
     )
 
 

@@ -355,7 +355,34 @@ def segment(article: Article) -> list[Sentence]:
 
 
 # ---------------------------------------------------------------------------------------------- filler
-_QUOTED = re.compile(r"[“\"][^”\"]*[”\"]|‘[^’]*’|``.*?''")
+_QUOTED = re.compile(r"‘[^’]*’|``.*?''")
+_DOUBLE_QUOTE = re.compile(r"[\"“”]")
+
+
+def unquoted(text: str) -> str:
+    """The text outside double quotation marks. A straight quote after a space opens a quotation and one before a
+    space closes it; a quotation opened again before it closed continues (news style for a multi-part quote), and
+    one never closed runs to the end."""
+    text = _QUOTED.sub(" ", text)
+    out: list[str] = []
+    inside = False
+    start = 0
+    for match in _DOUBLE_QUOTE.finditer(text):
+        i = match.start()
+        before = text[i - 1] if i > 0 else " "
+        after = text[i + 1] if i + 1 < len(text) else " "
+        opening = match.group() == "“" or (
+            match.group() == '"' and (before.isspace() or before in "([—–-") and not after.isspace()
+        )
+        if opening and not inside:
+            out.append(text[start:i])
+            inside = True
+        elif not opening and inside:
+            start = i + 1
+            inside = False
+    if not inside:
+        out.append(text[start:])
+    return " ".join(out)
 _FILLER_START = re.compile(
     r"^(?:in this (?:article|piece|post|report|section)|this (?:article|piece|post|report|section|essay)\b|"
     r"we(?:'ll| will| shall| need| also| can| must)\b|let(?:'s| us)\b|hey\b|so,|okay\b|well,|man,|look,|"
@@ -396,8 +423,7 @@ def filler_reason(sentence: str) -> str | None:
         return "meta or chatty opening"
     if _FILLER_ANYWHERE.search(text):
         return "meta or chatty phrase"
-    unquoted = _QUOTED.sub(" ", text)
-    if _AUTHOR_VOICE.search(_US.sub(" usa ", unquoted)):
+    if _AUTHOR_VOICE.search(_US.sub(" usa ", unquoted(text))):
         return "author or reader voice"
     return None
 

@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 
 from briefings import embedding
+from briefings.answer import unknown_names
 from briefings.engine import BriefingEngine
 from briefings.loading import load_corpus
 from briefings.models import Answer, Sentence, Turn
 from briefings.passages import build_passages, frame
 from briefings.question import analyse, is_demonym, question_kind, resolve, unresolved_reference
 from briefings.reader import _subject_agreement, answer_filler, has_evidence, related
-from briefings.text import _SEGMENTER, split_sentences
+from briefings.text import _SEGMENTER, filler_reason, split_sentences
 
 from .conftest import DEFAULT_CORPUS
 
@@ -388,3 +389,27 @@ def test_a_year_in_the_question_must_be_in_the_answering_article(engine: Briefin
     """'... in 1995?' is not answered from articles that never mention 1995, however close the rest is."""
     assert engine.ask("When did Trump and Putin speak by phone this year?").answered
     assert not engine.ask("When did Trump and Putin speak by phone in 1995?").answered
+
+
+def test_a_question_word_modifier_or_a_leading_clause_does_not_hide_the_question() -> None:
+    """'Roughly how many' is not a name; 'According to Ferguson, how many ...' is a count question."""
+    asked = analyse("Roughly how many calls a day does the ambulance service handle?")
+    assert asked.kind == "count" and asked.names == ()
+    asked = analyse("According to Ferguson, how many fouls did Arsenal commit?")
+    assert asked.kind == "count" and asked.counted == ("foul",) and "Ferguson" in asked.names
+    assert question_kind("Putin: what does he want?") == "what"
+    assert analyse("Putin: what does he want?").names == ("Putin",)
+    assert analyse("How tall is the hedge?").amount and question_kind("How tall is the hedge?") == "count"
+
+
+def test_quoted_speech_running_over_a_sentence_is_not_the_authors_voice() -> None:
+    """News style re-opens a quotation without closing it: 'I' inside it is the speaker, not the author."""
+    speech = '"There were 24 fouls by Arsenal and it was only his sixth foul that got him booked. "I am proud of them.'
+    assert filler_reason(speech) is None
+    assert filler_reason('He said "we will win" but you should know that it is far from sure.') is not None
+
+
+def test_a_name_whose_surname_the_articles_have_is_not_unknown(engine: BriefingEngine) -> None:
+    """'Emmanuel Macron' is unknown; 'Melania Trump' is left to the reader (the articles know 'Trump')."""
+    assert unknown_names(engine, ["Melania Trump"]) == []
+    assert unknown_names(engine, ["Emmanuel Macron"]) == ["Emmanuel", "Macron"]
