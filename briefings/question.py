@@ -58,6 +58,12 @@ def is_demonym(name: str) -> bool:
 # "How tall is the hedge?": a measure, answered by a figure with its unit ("how big" is left to the reader: a
 # fleet's size is a count, a claim's an amount, a threat's a judgement)
 _MEASURE = r"(?:tall|wide|far|deep|heavy|high)"
+# "What deficit figure ...", "What guaranteed sum ...", "At what level ...": an amount with its unit
+_AUXILIARY = r"(?:did|does|do|was|were|is|are|will|would|can|could|has|have|had|should|might|may)"
+_AMOUNT_ASKED = (
+    rf"\b(?:what|which)(?: (?!{_AUXILIARY}\b)[\w-]+){{0,3}} (?:figure|sum|amount|total)\b"
+    r"|\bat what (?:level|rate|price)\b"
+)
 _PLACE = r"(?:city|country|town|village|place|road|street|region|venue|location|state|capital|area)"
 _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("duration", re.compile(r"^(?:for )?how long\b|\bhow many (?:years|months|weeks|days|hours)\b", re.I)),
@@ -65,7 +71,8 @@ _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "count",
         re.compile(
-            rf"^(?:\w+ )?how (?:many|much|often|{_MEASURE})\b|\bwhat (?:number|percentage|share|amount)\b", re.I
+            rf"^(?:\w+ )?how (?:many|much|often|{_MEASURE})\b|\bwhat (?:number|percentage|share)\b|{_AMOUNT_ASKED}",
+            re.I,
         ),
     ),
     (
@@ -236,7 +243,7 @@ def analyse(text: str, history: Sequence[Turn] = ()) -> Question:
         follow_up=follow_up,
         thread_subject=tuple(t for t in question_terms(history[-1].question) if t not in own) if context else (),
         counted=tuple(terms(counted.group(1))) if (counted := _COUNTED.search(search_text)) else (),
-        amount=bool(re.search(rf"\bhow (?:much|{_MEASURE})\b", search_text, re.I)),
+        amount=bool(re.search(rf"\bhow (?:much|{_MEASURE})\b|{_AMOUNT_ASKED}", search_text, re.I)),
     )
 
 

@@ -470,7 +470,8 @@ class Reader:
             if position >= len(sentences) or len(out) >= room:
                 break
             sentence = sentences[position]
-            if sentence.block != block and (has_type or position > anchor.position + 1):
+            lacking = not has_type or (wants_specifics and not out)
+            if sentence.block != block and (not lacking or position > anchor.position + 1):
                 break  # the next paragraph only when the anchor lacks what was asked (a lead, then its figures)
             if sentence.block_kind == "heading" or answer_filler(sentence.text) is not None:
                 continue

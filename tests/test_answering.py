@@ -413,3 +413,11 @@ def test_a_name_whose_surname_the_articles_have_is_not_unknown(engine: BriefingE
     """'Emmanuel Macron' is unknown; 'Melania Trump' is left to the reader (the articles know 'Trump')."""
     assert unknown_names(engine, ["Melania Trump"]) == []
     assert unknown_names(engine, ["Emmanuel Macron"]) == ["Emmanuel", "Macron"]
+
+
+def test_a_question_for_a_figure_wants_an_amount() -> None:
+    """'What deficit figure', 'what guaranteed sum', 'at what level': an amount with its unit answers them."""
+    for question in ("What deficit figure did the minister give?", "At what level will rates stay?"):
+        asked = analyse(question)
+        assert asked.kind == "count" and asked.amount, question
+    assert analyse("What did Trump figure out?").kind == "what"
