@@ -1,18 +1,23 @@
-"""Score briefbot's per-article summaries on REALSumm (../shared/bench/realsumm) beside Lead-3.
+"""Score briefbot's per-article summaries on REALSumm (../shared/bench/realsumm) beside Lead-3, through the path a
+user takes: each source article is written as a plain-text file, imported with `briefbot corpus import`, and its
+summary read back from `briefbot sources --json`.
 
-Same run, same recipe (the data's README): rouge-score with the stemmer, one sentence per line.
+Same run, same recipe (the data's README): rouge-score with the stemmer, one sentence per line. The data is
+lowercased and tokenised, so both systems' output is put one sentence per line by the recipe's " . " split.
+Lead-3 is the first three sentences of the same source text, split the same way.
+
+    python bench/rouge_realsumm.py [--briefbot PATH] [--keep DIR]
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import re
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
-
-from briefings.loading import parse_article
-from briefings.models import Article
-from briefings.summarize import summarize
-from briefings.text import segment
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "bench" / "realsumm"
 
@@ -21,37 +26,64 @@ def _plain(line: str) -> str:
     return re.sub(r"</?t>", " ", line).strip().lower()
 
 
-def _lines(text: str) -> str:
-    """One sentence per line, split after ' . ' as the README's recipe says."""
-    return "\n".join(s.strip() for s in re.split(r"(?<= \.)\s*", text) if s.strip())
+def _sentences(text: str) -> list[str]:
+    """The recipe's split: after a detached full stop (the references run on: "aftershocks .pushpa")."""
+    return [s.strip() for s in re.split(r"(?<= \.)\s*", text) if s.strip()]
 
 
-def main(data: Path = DATA) -> int:
-    if not (data / "src.txt").exists():
-        print(f"skipped: REALSumm data not found at {data}")
+def _run(briefbot: str, work: Path, *args: str) -> str:
+    result = subprocess.run(
+        [briefbot, "--corpus", str(work / "corpus"), "--data", str(work / "data"), *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return result.stdout
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--briefbot", default=str(Path(sys.executable).parent / "briefbot"))
+    parser.add_argument("--keep", help="work in this directory and keep it (default: a temporary one)")
+    options = parser.parse_args()
+    if not (DATA / "src.txt").exists():
+        print(f"skipped: REALSumm data not found at {DATA}")
         return 0
     from rouge_score import rouge_scorer
 
     scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeLsum"], use_stemmer=True)
-    sources = data.joinpath("src.txt").read_text(encoding="utf-8").splitlines()
-    references = data.joinpath("ref.txt").read_text(encoding="utf-8").splitlines()
+    sources = DATA.joinpath("src.txt").read_text(encoding="utf-8").splitlines()
+    references = DATA.joinpath("ref.txt").read_text(encoding="utf-8").splitlines()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(options.keep) if options.keep else Path(tmp)
+        raw = work / "raw"
+        raw.mkdir(parents=True, exist_ok=True)
+        for i, source in enumerate(sources):
+            (raw / f"realsumm-{i:03d}.txt").write_text(_plain(source) + "\n", encoding="utf-8")
+        _run(options.briefbot, work, "corpus", "import", str(raw))
+        listed = json.loads(_run(options.briefbot, work, "sources", "--json"))["sources"]
+        summaries = {Path(s["origin"]).name: s["summary"] for s in listed}
+
     totals = {"ours": [0.0, 0.0, 0.0], "lead3": [0.0, 0.0, 0.0]}
-    for source, reference in zip(sources, references, strict=True):
-        text = _plain(source)
-        sentences_lead = [s for s in re.split(r"(?<= \.) ", text) if s.strip()]
-        lead3 = "\n".join(sentences_lead[:3])
-        # The data is tokenized and lowercased, so sentence ends are given by the recipe's " . " split:
-        # one sentence per line in, the same boundaries Lead-3 gets.
-        cleaned = parse_article("\n".join(sentences_lead).encode(), "realsumm", ".txt")
-        article = Article("a", cleaned.title or "", cleaned.blocks)
-        ours = "\n".join(s.text for s in summarize(segment(article), None))
-        ref = _lines(_plain(reference))
-        for name, candidate in (("ours", ours), ("lead3", lead3)):
+    missing = 0
+    for i, (source, reference) in enumerate(zip(sources, references, strict=True)):
+        ours = summaries.get(f"realsumm-{i:03d}.txt")
+        if ours is None:
+            missing += 1
+            ours = ""
+        candidates = {
+            "ours": "\n".join(_sentences(ours)),
+            "lead3": "\n".join(_sentences(_plain(source))[:3]),
+        }
+        ref = "\n".join(_sentences(_plain(reference)))
+        for name, candidate in candidates.items():
             result = scorer.score(ref, candidate)
-            for i, key in enumerate(("rouge1", "rouge2", "rougeLsum")):
-                totals[name][i] += result[key].fmeasure * 100
+            for k, key in enumerate(("rouge1", "rouge2", "rougeLsum")):
+                totals[name][k] += result[key].fmeasure * 100
     n = len(sources)
-    print(f"REALSumm ({n} CNN/DM articles), ROUGE F1 x 100, rouge-score with stemmer")
+    print(f"REALSumm ({n} CNN/DM articles through `corpus import` + `sources --json`), ROUGE F1 x 100, with stemmer")
+    if missing:
+        print(f"  {missing} articles had no summary (scored as empty)")
     print(f"{'system':<22}{'R-1':>8}{'R-2':>8}{'R-Lsum':>8}")
     for name, label in (("lead3", "Lead-3"), ("ours", "briefbot summary")):
         r1, r2, rl = (v / n for v in totals[name])

@@ -188,3 +188,25 @@ def test_default_corpus_has_the_five_seed_articles_without_boilerplate() -> None
         assert article.origin and article.content_hash
     authors = {a.author for a in articles if a.author}
     assert {"Felix Dubois", "Jhon Lennon", "naveenika"} <= authors
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # one line holding the whole article, lowercased and tokenised (the REALSumm sources)
+        "a couple who lost their homes in the storm have won the lottery . mary ann said they will buy a house .",
+        # ordinary prose with no title line: the first paragraph starts on the lead sentence
+        "Negotiators returned to Geneva on Monday for a second round of talks. The first round ended in March.\n\n"
+        "Officials expect the talks to last at least a week.",
+    ],
+)
+def test_a_plain_text_file_without_a_title_line_keeps_its_first_sentence(tmp_path: Path, text: str) -> None:
+    """The title is made from the first sentence, which stays in the article body (and in its summary)."""
+    source = tmp_path / "untitled.txt"
+    source.write_text(text + "\n")
+    report = import_paths([source], tmp_path / "corpus")
+    (article,) = load_corpus(tmp_path / "corpus")
+    assert report.ok
+    first_sentence = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0]
+    assert article.blocks[0].text.startswith(first_sentence)
+    assert article.title.rstrip("…") and first_sentence.startswith(article.title.rstrip("…").rstrip("."))
