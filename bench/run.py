@@ -20,6 +20,7 @@ def main() -> int:
         ("perf.py", []),
         ("qa_dev.py", []),
         ("qa_news10k.py", ["--sizes", "1000,10000"]),
+        ("brief_news10k.py", ["--sizes", "1000,10000"]),
         ("digest_bench.py", []),
     ):
         print(f"\n### {script}", flush=True)

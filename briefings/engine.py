@@ -32,7 +32,7 @@ from briefings.models import (
 )
 from briefings.passages import build_passages, passage_text, text_hash
 from briefings.retrieval import Encoder, Retriever
-from briefings.summarize import Scored, cosine, select, summarize, takeaways
+from briefings.summarize import Scored, cosine, cosine_to_unit, select, summarize, takeaways, unit
 from briefings.text import STOPWORDS, content_words, is_quotable, segment, terms, words
 
 log = logging.getLogger(__name__)
@@ -304,13 +304,14 @@ class BriefingEngine:
         if not self._articles:
             return {"headline": None, "summary": [], "takeaways": []}
         sentences, vectors, centroid = self._corpus_vectors()
+        centroid = unit(centroid)
         derived = {doc_id: self.index.derived(doc_id) for doc_id in self._articles}
         salient = {
             (doc_id, p) for doc_id, d in derived.items() for p in (*d.get("summary", []), *d.get("takeaways", []))
         }
         candidates: list[Scored] = []
         for sentence, vector in zip(sentences, vectors, strict=True):
-            score = cosine(vector, centroid)
+            score = cosine_to_unit(vector, centroid)
             if (sentence.doc_id, sentence.position) in salient:
                 score *= 1.5
             # Concrete points (names, dates, figures) beat general commentary in a briefing.
@@ -359,7 +360,7 @@ class BriefingEngine:
         ] or [s for s in supported if (s.sentence.doc_id, s.sentence.position) not in chosen_keys]
         summary = select(summary_pool, 3, max_similarity=0.3, exclude=[c.vector for c in chosen], diversity=0.5)
         title_scores = {
-            doc_id: cosine(dict.fromkeys(terms(a.title), 1.0), centroid) for doc_id, a in self._articles.items()
+            doc_id: cosine_to_unit(dict.fromkeys(terms(a.title), 1.0), centroid) for doc_id, a in self._articles.items()
         }
         headline = max(title_scores, key=lambda d: (title_scores[d], d))
         return {

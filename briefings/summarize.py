@@ -41,6 +41,18 @@ def cosine(a: dict[str, float], b: dict[str, float]) -> float:
     return dot / (_norm(a) * _norm(b)) if dot else 0.0
 
 
+def unit(vector: dict[str, float]) -> dict[str, float]:
+    """The vector scaled to length 1, so that many cosines against it cost only the other vector's terms."""
+    norm = _norm(vector)
+    return {t: w / norm for t, w in vector.items()}
+
+
+def cosine_to_unit(vector: dict[str, float], unit_vector: dict[str, float]) -> float:
+    """cosine(vector, u) for a unit-length u (a corpus centroid): its norm is not recomputed for every sentence."""
+    dot = sum(v * unit_vector.get(k, 0.0) for k, v in vector.items())
+    return dot / _norm(vector) if dot else 0.0
+
+
 def tfidf_vectors(sentences: Sequence[Sentence]) -> tuple[list[dict[str, float]], Counter[str]]:
     """Sentence vectors weighted by inverse sentence frequency within the given set, and the set's term counts."""
     bags = [Counter(terms(s.text)) for s in sentences]

@@ -1,0 +1,84 @@
+"""The corpus briefing at scale on real news: cold time, warm time, size and what its takeaways carry.
+
+For each size N (the first N files of ../shared/bench/news10k in sorted order, as bench/qa_news10k.py takes them,
+sharing its --workdir so an index built by either is reused): the articles go through `briefbot corpus import`,
+the engine is built as the bot builds it, the cached briefing is dropped and the briefing computed cold, then
+served warm. Printed: seconds cold and warm, words, takeaways, takeaways carrying a name/date/figure, takeaways
+opening on a dangling reference ("This", "They", ...). Skips cleanly when ../shared is absent.
+
+    python bench/brief_news10k.py [--sizes 1000,10000] [--workdir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from qa_news10k import DEFAULT_DATA, _unpack  # noqa: E402
+
+from briefings.engine import BriefingEngine  # noqa: E402
+
+_DANGLING = re.compile(r"^(?:it|this|that|these|those|they|he|she|his|her|their|such|however|but|and|also)\b", re.I)
+_SPECIFIC = re.compile(r"\b\d[\d,.]*\b|(?<!^)(?<![.!?] )\b[A-Z][a-z]+")
+
+
+def run_size(n: int, source: Path, work: Path) -> None:
+    raw, corpus, data = work / f"raw{n}", work / f"corpus{n}", work / f"data{n}"
+    raw.mkdir(parents=True, exist_ok=True)
+    for f in sorted(source.glob("*.md"))[:n]:
+        if not (raw / f.name).exists():
+            (raw / f.name).write_bytes(f.read_bytes())
+    if not corpus.exists():
+        briefbot = Path(sys.executable).parent / "briefbot"
+        subprocess.run([str(briefbot), "--corpus", str(corpus), "--data", str(data), "corpus", "import", str(raw)],
+                       check=True, capture_output=True)
+    start = time.perf_counter()
+    engine = BriefingEngine(corpus, data)
+    ready = time.perf_counter() - start
+    engine.index.store("briefing", "stale", None)  # drop the cached briefing: the next call computes it
+    start = time.perf_counter()
+    briefing = engine.briefing()
+    cold = time.perf_counter() - start
+    start = time.perf_counter()
+    engine.briefing()
+    warm = time.perf_counter() - start
+    texts = [briefing.headline, *(s.text for s in briefing.summary), *(t.text for t in briefing.takeaways)]
+    words = sum(len(t.split()) for t in texts)
+    specific = sum(1 for t in briefing.takeaways if _SPECIFIC.search(t.text))
+    dangling = sum(1 for t in [*briefing.takeaways, *briefing.summary] if _DANGLING.match(t.text))
+    print(f"\n{n} articles (engine ready in {ready:.1f} s)")
+    count = len(briefing.takeaways)
+    print(f"  briefing cold {cold:.2f} s, warm {warm * 1000:.1f} ms; {words} words, {count} takeaways")
+    print(f"  takeaways with a name/date/figure {specific}/{len(briefing.takeaways)}; dangling openings {dangling}")
+    print(f"  headline: {briefing.headline}")
+    engine.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--workdir", type=Path, help="share imports and indexes with bench/qa_news10k.py")
+    args = parser.parse_args()
+    if not (args.data_dir / "news10k.tar.gz").is_file():
+        print(f"news10k not found at {args.data_dir}: skipped")
+        return 0
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="briefbot-news10k-"))
+    work.mkdir(parents=True, exist_ok=True)
+    source = _unpack(args.data_dir, work)
+    for n in args.sizes.split(","):
+        run_size(int(n), source, work)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
