@@ -8,21 +8,33 @@ what the closest passages do cover, so the person can ask again, never a fixed l
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 
 from briefings.models import Answer, Citation, Sentence, Turn
+from briefings.passages import frame
 from briefings.question import LIGHT_STEMS, MAX_QUESTION_CHARS, Question, analyse, unresolved_reference
 from briefings.reader import Reader, Verdict, coverage
 from briefings.retrieval import Retriever
 from briefings.summarize import Scored, select
-from briefings.text import QUESTION_WORDS, STOPWORDS, stem, terms
+from briefings.text import QUESTION_WORDS, STOPWORDS, filler_reason, is_quotable, stem, terms
 
 _QUESTION_STEMS = frozenset(stem(w) for w in QUESTION_WORDS)
 
 __all__ = ["MAX_QUESTION_CHARS", "ask", "topic_takeaways"]
 
-TOPIC_THRESHOLD = 0.6  # share of a topic's term weight a sentence must hold to be one of its takeaways
+TOPIC_THRESHOLD = 0.6  # share of a topic's term weight a passage holds to be about it on words alone
+TOPIC_MIN_COVERAGE = 0.3  # ...and the least share when its meaning is close
+TOPIC_CONFIDENCE = 0.75  # meaning (dense similarity) plus TOPIC_COVERAGE_WEIGHT x share, as the reader's gate
+TOPIC_COVERAGE_WEIGHT = 0.5
+TOPIC_PASSAGES = 60
+TOPIC_SPECIFIC_WEIGHT = 0.05  # per name or figure (up to three): concrete points first
+MAX_TOPIC_TAKEAWAYS = 6
+_SPECIFICS = re.compile(r"\b\d[\d,.]*\b|(?<=\s)[A-Z][a-z]+")
+_DANGLING_OPENING = re.compile(  # a takeaway stands alone: no "This", "Their", "However" pointing elsewhere
+    r"^(?:it|its|this|that|these|those|they|their|he|his|she|her|such|however|but|and|also)\b", re.I
+)
 MAX_SUGGESTIONS = 5
 COMMON_TERM_SHARE = 0.02  # a word in more than this share of the sentences does not drive the lexical search...
 COMMON_TERM_FLOOR = 500  # ...once that share is more than this many sentences (small corpora search every word)
@@ -190,20 +202,65 @@ def _suggestions(corpus: AnswerCorpus, asked: Question, verdict: Verdict | None)
 
 
 def topic_takeaways(engine: AnswerCorpus, topic: str) -> list[dict[str, Any]]:
-    """Three to six distinct takeaways that are about the topic, as sentence references."""
-    own = [t for t in terms(topic) if t not in _QUESTION_STEMS]
+    """Three to six distinct takeaways about the topic, as sentence references.
+
+    Passages are retrieved for the topic as for a question (words and meaning). A passage is about the topic when
+    its meaning is close and it, with its heading and list lead-in, holds enough of the topic's words ("Russia's
+    demands" finds the list under "What does Russia want?"). Its most specific quotable sentence is the takeaway;
+    a list item carries its lead-in (as `context`) so that it says whose demand it is."""
+    asked = analyse(topic)
+    own = [t for t in asked.terms if t not in _QUESTION_STEMS]
     if not own:
         return []
     weights = term_weights(engine, own)
+    retriever = engine.retriever
+    hits = retriever.search(asked.search_text, _search_terms(engine, asked), query_vector=retriever.embed(topic))
     candidates: list[Scored] = []
-    for sentence, sentence_terms, bm25 in engine.index.search(
-        [*own, *(_prefix(t) + "*" for t in own if len(t) >= _PREFIX_MIN)], 300
-    ):
-        share = coverage(own, weights, set(sentence_terms))
-        if share < TOPIC_THRESHOLD:
+    context_of: dict[tuple[str, int], list[list[Any]]] = {}
+    for hit in hits[:TOPIC_PASSAGES]:
+        passage = hit.passage
+        sentences = engine.sentences(passage.doc_id)
+        framing = [s for s in frame(passage, sentences) if s.block_kind != "heading"]
+        own_terms = [engine.sentence_terms(passage.doc_id)[p] for p in passage.positions]
+        framed = set().union(*own_terms, *(engine.sentence_terms(passage.doc_id)[s.position] for s in framing))
+        share = coverage(own, weights, framed)
+        close = hit.dense > 0.0 and hit.dense + TOPIC_COVERAGE_WEIGHT * share >= TOPIC_CONFIDENCE
+        if share < TOPIC_MIN_COVERAGE:
             continue
-        vector = dict.fromkeys(sentence_terms, 1.0)
-        candidates.append(Scored(sentence, share + 0.01 * bm25, vector))
-    picked = select(candidates, 6, max_similarity=0.45, diversity=0.4)
+        frame_terms = set().union(*(engine.sentence_terms(passage.doc_id)[s.position] for s in framing))
+        for position, sentence_terms in zip(passage.positions, own_terms, strict=True):
+            sentence = sentences[position]
+            if not is_quotable(sentence) or _DANGLING_OPENING.match(sentence.text):
+                continue
+            # the sentence itself (with its lead-in) is about the topic: on words alone, or close in meaning
+            own_share = coverage(own, weights, set(sentence_terms) | frame_terms)
+            if not (own_share >= TOPIC_THRESHOLD or (close and own_share >= TOPIC_MIN_COVERAGE)):
+                continue
+            specific = min(3, len(_SPECIFICS.findall(sentence.text)))
+            score = hit.score + own_share + TOPIC_SPECIFIC_WEIGHT * specific
+            key = (sentence.doc_id, sentence.position)
+            if sentence.block_kind == "item" and framing:
+                context_of[key] = [[s.doc_id, s.position] for s in framing if is_quotable_frame(s)]
+            candidates.append(Scored(sentence, score, dict.fromkeys(sentence_terms, 1.0)))
+    # one sentence per passage position, best first; then distinct points
+    best: dict[tuple[str, int], Scored] = {}
+    for candidate in candidates:
+        key = (candidate.sentence.doc_id, candidate.sentence.position)
+        if key not in best or candidate.score > best[key].score:
+            best[key] = candidate
+    picked = select(list(best.values()), MAX_TOPIC_TAKEAWAYS, max_similarity=0.45, diversity=0.4)
     picked.sort(key=lambda s: (s.sentence.doc_id, s.sentence.position))
-    return [{"main": [s.sentence.doc_id, s.sentence.position], "support": []} for s in picked]
+    return [
+        {
+            "main": [s.sentence.doc_id, s.sentence.position],
+            "context": context_of.get((s.sentence.doc_id, s.sentence.position), []),
+            "support": [],
+        }
+        for s in picked
+    ]
+
+
+def is_quotable_frame(sentence: Sentence) -> bool:
+    """A lead-in ("A whole menu of strategic wins –") or the question that opens a list may frame an item."""
+    reason = filler_reason(sentence.text)
+    return reason in {None, "lead-in", "question or exclamation"}

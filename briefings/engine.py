@@ -224,8 +224,12 @@ class BriefingEngine:
         article = self._articles[sentence.doc_id]
         return Citation(doc_id=article.doc_id, title=article.title, url=article.url, quote=sentence.text)
 
-    def _takeaway(self, main: Sentence, support: Sequence[Sentence] = ()) -> Takeaway:
-        return Takeaway(display_text(main.text), tuple(self.cite(s) for s in (main, *support)))
+    def _takeaway(
+        self, main: Sentence, support: Sequence[Sentence] = (), context: Sequence[Sentence] = ()
+    ) -> Takeaway:
+        """A point, cited; `context` (a list's lead-in) is shown before it and cited too."""
+        text = " ".join(display_text(s.text) for s in (*context, main))
+        return Takeaway(text, tuple(self.cite(s) for s in (*context, main, *support)))
 
     # ------------------------------------------------------------------------------------------ per source
     def source(self, doc_id: str) -> SourceDigest:
@@ -440,7 +444,12 @@ class BriefingEngine:
             cached = answering.topic_takeaways(self, topic)
             self.index.store(key, self.fingerprint, cached)
         points = tuple(
-            self._takeaway(self.sentence(*t["main"]), [self.sentence(*ref) for ref in t["support"]]) for t in cached
+            self._takeaway(
+                self.sentence(*t["main"]),
+                [self.sentence(*ref) for ref in t["support"]],
+                context=[self.sentence(*ref) for ref in t.get("context", [])],
+            )
+            for t in cached
         )
         if not points:
             return TopicTakeaways(topic, (), covered=False, suggestions=tuple(self.suggestions(topic)))

@@ -393,8 +393,10 @@ _FILLER_START = re.compile(
     r"(?:demand|seek|consider|remember|note|understand|place))",
     re.IGNORECASE,
 )
+_LABEL = re.compile(r"^[A-Z][\w'’ -]{0,60}:\s+(?=[A-Z])")  # "Demand Transparency: As citizens, ..."
 _FILLER_ANYWHERE = re.compile(
-    r"\b(?:guys|folks|this article|the source material|the source suggests|the narrative posits|"
+    r"\b(?:let(?:'s|’s| us) (?:talk|look|dive|explore|consider|take a look|break)|guys|folks|this article|"
+    r"the source material|the source suggests|the narrative posits|"
     r"remains? to be seen|only time will tell|head-scratcher|buckle up|stay tuned|you name it|"
     r"walk in the park|let'?s be real|let’s be real|juicy|deep dive|delve|in a nutshell|it goes without saying)\b",
     re.IGNORECASE,
@@ -419,7 +421,7 @@ def filler_reason(sentence: str) -> str | None:
         return "question or exclamation"
     if text.endswith((":", "–", "—", "-", ",")):
         return "lead-in"
-    if _FILLER_START.search(text):
+    if _FILLER_START.search(text) or _FILLER_START.search(_LABEL.sub("", text, count=1)):
         return "meta or chatty opening"
     if _FILLER_ANYWHERE.search(text):
         return "meta or chatty phrase"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -421,3 +422,23 @@ def test_a_question_for_a_figure_wants_an_amount() -> None:
         asked = analyse(question)
         assert asked.kind == "count" and asked.amount, question
     assert analyse("What did Trump figure out?").kind == "what"
+
+
+def test_a_topic_takeaway_from_a_list_carries_its_lead_in(engine: BriefingEngine) -> None:
+    """'A rollback of NATO's presence ...' is shown after the question and lead-in that say whose demand it is."""
+    result = engine.takeaways("NATO")
+    assert result.covered and 1 <= len(result.takeaways) <= 6
+    item = next(t for t in result.takeaways if "rollback of NATO" in t.text)
+    assert item.text.index("Russia want") < item.text.index("A whole menu") < item.text.index("rollback")
+    assert len(item.citations) >= 2
+    for takeaway in result.takeaways:
+        assert not re.match(r"(?:this|that|these|they|their|it|however)\b", takeaway.text, re.I), takeaway.text
+        for citation in takeaway.citations:
+            assert citation.quote in ARTICLES[citation.doc_id].text
+
+
+def test_a_labelled_chatty_sentence_is_filler() -> None:
+    """'Demand Transparency: As citizens and observers, it is crucial ...' is advice to the reader, not news."""
+    assert filler_reason("Demand Transparency and Evidence: As citizens and observers, it is crucial to act.")
+    assert filler_reason("Now, let's talk about the potential outcomes of the meeting.")
+    assert filler_reason("Putin's Objectives: From the outset of the invasion, Russia's aims have evolved.") is None
