@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.core import BriefingBot, Conversation, Reply
+from bot.digests.content import article_points
 from bot.digests.models import DigestMarker
 from bot.digests.sender import PermanentError, RetryLater, TransientError
 from bot.digests.service import DigestService
@@ -126,10 +127,17 @@ async def test_an_article_added_between_digests_is_the_news_in_the_next(
         assert first.title == "Digest: 4 new articles"
         assert second.title == "Digest: 1 new article"
         source = engine.source(late.stem)
-        takeaways = " ".join(t.text for t in source.takeaways[:2])
-        assert second.paragraphs[1].text == f"New: {source.title} — {takeaways}"
+        points = article_points(source)
+        assert 1 <= len(points) <= 2 and all(p.citations[0].quote != source.summary[0].citation.quote for p in points)
+        assert second.paragraphs[1].text == f"New: {source.title} — {' '.join(p.text for p in points)}"
         assert {c.doc_id for c in second.paragraphs[1].citations} == {late.stem}
-        assert second.paragraphs[-1].text == "Key takeaways across all 5 articles:"
+        # the first digest was the briefing; the second repeats only the key takeaways the new article changed
+        assert first.paragraphs[1].citations and first.bullets
+        changed = [t for t in engine.briefing().takeaways if any(c.doc_id == late.stem for c in t.citations)]
+        assert [b.text for b in second.bullets] == [t.text for t in changed]
+        if changed:
+            assert second.paragraphs[-1].text == "Key takeaways the new articles changed:"
+        assert len(second.plain_text.split()) < len(first.plain_text.split()) + 150
     finally:
         engine.close()
 

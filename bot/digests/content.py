@@ -1,4 +1,5 @@
-"""What a digest says: the articles that are new to a channel since its last digest, then the key takeaways.
+"""What a digest says. The first in a channel is the briefing; later ones say what each new article adds (one or
+two cited points, not its lead), then the key takeaways that the new articles changed.
 
 Returns a neutral `Reply` (kind "digest"), so the existing renderers fit it to each platform's limits. Reads the
 engine, writes nothing: the service records what a delivered digest covered.
@@ -15,7 +16,7 @@ from bot.core.replies import Bullet, Paragraph, Reply
 from bot.digests.models import ChannelSeen, Coverage
 from bot.digests.schedule import format_time
 from briefings.engine import BriefingEngine
-from briefings.models import SourceDigest
+from briefings.models import SourceDigest, Takeaway
 
 MAX_NEW_ARTICLES = 5  # listed one by one; the rest are counted
 TAKEAWAYS_PER_ARTICLE = 2
@@ -70,31 +71,60 @@ def compose_digest(
     else:
         noun = "article" if len(fresh) == 1 else "articles"
         title = f"Digest: {len(fresh)} new {noun}"
-        if seen:
-            paragraphs.append(Paragraph(f"New since the last digest{since}:"))
-        else:
-            paragraphs.append(Paragraph(f"The first digest here: the {len(fresh)} {noun} I read so far."))
+        if not seen:
+            # the first digest in a channel is the briefing: what the story is, then its key takeaways
+            briefing = engine.briefing()
+            intro = f"The first digest here: the briefing on the {len(fresh)} {noun} I read so far."
+            paragraphs.append(Paragraph(intro))
+            if briefing.summary:
+                paragraphs.append(
+                    Paragraph(" ".join(s.text for s in briefing.summary), tuple(s.citation for s in briefing.summary))
+                )
+            if briefing.takeaways:
+                paragraphs.append(Paragraph(f"Key takeaways across all {len(coverage.articles)} articles:"))
+            reply = Reply(
+                "digest",
+                title=title,
+                paragraphs=tuple(paragraphs),
+                bullets=tuple(Bullet(t.text, t.citations) for t in briefing.takeaways),
+                footer=footer,
+            )
+            return ComposedDigest(reply, coverage, new_ids)
+        paragraphs.append(Paragraph(f"New since the last digest{since}:"))
         paragraphs += [_article(s, updated=s.doc_id in known) for s in fresh[:MAX_NEW_ARTICLES]]
         if len(fresh) > MAX_NEW_ARTICLES:
             more = len(fresh) - MAX_NEW_ARTICLES
             paragraphs.append(Paragraph(f"…and {more} more; /sources lists every article."))
 
     takeaways = engine.briefing().takeaways
-    if takeaways:
-        paragraphs.append(Paragraph(f"Key takeaways across all {len(coverage.articles)} articles:"))
+    if fresh:
+        # after the news, only the key takeaways it changed: those that now draw on a new article
+        changed = [t for t in takeaways if any(c.doc_id in new_ids for c in t.citations)]
+        heading = "Key takeaways the new articles changed:"
+    else:
+        changed, heading = list(takeaways), f"Key takeaways across all {len(coverage.articles)} articles:"
+    if changed:
+        paragraphs.append(Paragraph(heading))
     reply = Reply(
         "digest",
         title=title,
         paragraphs=tuple(paragraphs),
-        bullets=tuple(Bullet(t.text, t.citations) for t in takeaways),
+        bullets=tuple(Bullet(t.text, t.citations) for t in changed),
         footer=footer,
     )
     return ComposedDigest(reply, coverage, new_ids)
 
 
+def article_points(source: SourceDigest) -> list[Takeaway]:
+    """What a new article adds: its first takeaways other than its lead (the lead restates the story)."""
+    lead = source.summary[0].citation.quote if source.summary else None
+    points = [t for t in source.takeaways if not (t.citations and t.citations[0].quote == lead)]
+    return points[:TAKEAWAYS_PER_ARTICLE]
+
+
 def _article(source: SourceDigest, *, updated: bool) -> Paragraph:
     """One new article: its title, then its first takeaways (or its opening line), cited to it."""
-    points = source.takeaways[:TAKEAWAYS_PER_ARTICLE]
+    points = article_points(source)
     if points:
         body = " ".join(t.text for t in points)
         citations = tuple(t.citations[0] for t in points if t.citations)
