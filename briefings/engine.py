@@ -75,6 +75,31 @@ SENTENCE_CACHE_ARTICLES = 2_000  # articles whose sentences stay in memory betwe
 EMBED_BATCH = 512  # passages embedded and stored at a time: an interrupted build keeps what it embedded
 
 
+MAX_BRIEF_WORDS = 300  # headline, summary and takeaways: a briefing is read in a minute
+MIN_BRIEF_TAKEAWAYS = 3
+
+
+def _count_words(texts: Sequence[str]) -> int:
+    return sum(len(t.split()) for t in texts)
+
+
+def _within_words(
+    takeaway_list: tuple[Takeaway, ...], summary: tuple[SummarySentence, ...], budget: int
+) -> tuple[tuple[Takeaway, ...], tuple[SummarySentence, ...]]:
+    """The briefing cut to its word budget: the lowest-ranked takeaways go first (three stay), then summary
+    sentences from the end (one stays)."""
+    takeaways_kept, summary_kept = list(takeaway_list), list(summary)
+
+    def size() -> int:
+        return _count_words([t.text for t in takeaways_kept] + [s.text for s in summary_kept])
+
+    while size() > budget and len(takeaways_kept) > MIN_BRIEF_TAKEAWAYS:
+        takeaways_kept.pop()
+    while size() > budget and len(summary_kept) > 1:
+        summary_kept.pop()
+    return tuple(takeaways_kept), tuple(summary_kept)
+
+
 class BriefingEngine:
     """Everything the bot says comes from here. Platform-free, offline, and safe to share across threads."""
 
@@ -302,6 +327,7 @@ class BriefingEngine:
             article = self._articles[headline_doc]
             headline = article.title
             headline_citation = Citation(article.doc_id, article.title, article.url, article.title)
+        takeaway_list, summary = _within_words(takeaway_list, summary, MAX_BRIEF_WORDS - len(headline.split()))
         return Briefing(headline, headline_citation, summary, takeaway_list, sources)
 
     def _compute_briefing(self) -> dict[str, Any]:

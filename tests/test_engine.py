@@ -196,3 +196,11 @@ def test_refresh_reports_what_changed(tmp_path: Path) -> None:
     assert report.updated == ("trump-and-putin-will-they-meet",)
     assert report.removed == ("trump-putin-inside-the-peace-negotiation-strategy",)
     assert report.added == ()
+
+
+def test_the_briefing_is_read_in_a_minute(engine: BriefingEngine) -> None:
+    """Headline, summary and takeaways stay within 300 words; at least three takeaways and one summary sentence."""
+    briefing = engine.briefing()
+    texts = [briefing.headline, *(s.text for s in briefing.summary), *(t.text for t in briefing.takeaways)]
+    assert sum(len(t.split()) for t in texts) <= 300
+    assert len(briefing.takeaways) >= 3 and briefing.summary
