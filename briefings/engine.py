@@ -41,7 +41,8 @@ _CONNECTIVE = re.compile(
     r"^(?:in fact|of course|however|still|furthermore|moreover|additionally|in conclusion|in addition|indeed|"
     r"ultimately|nevertheless|meanwhile|but|and|so|yet|also|instead|similarly|likewise|finally|first|second|"
     r"third|then|historically|notably|importantly|crucially|in contrast|in other words|for instance|"
-    r"for example|specifically|at the same time|despite these criticisms)\s*,?\s+",
+    r"for example|specifically|at the same time|despite these criticisms)\s*,\s+"
+    r"|^(?:but|and|yet)\s+",  # without a comma only the conjunctions: "In contrast to X" and "First round" stay whole
     re.IGNORECASE,
 )
 _LABEL = re.compile(r"^(?P<label>[^:.!?]{3,60}):\s+(?=[A-Z“\"])")

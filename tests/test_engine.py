@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from briefings.engine import BriefingEngine
+from briefings.engine import BriefingEngine, display_text
 from briefings.loading import load_corpus
 from briefings.models import Answer, Citation, Turn
 from briefings.text import filler_reason
@@ -204,3 +204,12 @@ def test_the_briefing_is_read_in_a_minute(engine: BriefingEngine) -> None:
     texts = [briefing.headline, *(s.text for s in briefing.summary), *(t.text for t in briefing.takeaways)]
     assert sum(len(t.split()) for t in texts) <= 300
     assert len(briefing.takeaways) >= 3 and briefing.summary
+
+
+def test_display_text_drops_a_connective_but_keeps_a_phrase_that_starts_like_one() -> None:
+    """'However, X' shows as 'X'; 'In contrast to X, ...' and 'First round ...' keep their words."""
+    assert display_text("However, the talks failed.") == "The talks failed."
+    assert display_text("But the talks failed.") == "The talks failed."
+    kept = "In contrast to Trump's claims, the alliance grew."
+    assert display_text(kept) == kept
+    assert display_text("First round talks ended in March.") == "First round talks ended in March."
