@@ -22,7 +22,7 @@ from briefings.text import QUESTION_WORDS, STOPWORDS, filler_reason, is_quotable
 
 _QUESTION_STEMS = frozenset(stem(w) for w in QUESTION_WORDS)
 
-__all__ = ["MAX_QUESTION_CHARS", "ask", "topic_takeaways"]
+__all__ = ["MAX_QUESTION_CHARS", "ask", "topic_suggestions", "topic_takeaways"]
 
 TOPIC_THRESHOLD = 0.6  # share of a topic's term weight a passage holds to be about it on words alone
 TOPIC_MIN_COVERAGE = 0.3  # ...and the least share when its meaning is close
@@ -199,6 +199,17 @@ def _suggestions(corpus: AnswerCorpus, asked: Question, verdict: Verdict | None)
         scored.append((math.sqrt(min(near_terms[t] for t in topic_terms)) * rarity * rarity, topic))
     scored.sort(key=lambda x: -x[0])
     return [topic for _, topic in scored[:MAX_SUGGESTIONS]]
+
+
+def topic_suggestions(corpus: AnswerCorpus, topic: str) -> list[str]:
+    """For a topic the corpus says nothing specific about: what the passages closest to it are about."""
+    asked = analyse(topic)
+    if not asked.terms:
+        return []
+    retriever = corpus.retriever
+    hits = retriever.search(asked.search_text, _search_terms(corpus, asked), query_vector=retriever.embed(topic))
+    verdict = Reader(corpus, lambda term_list: term_weights(corpus, term_list)).read(asked, hits)
+    return _suggestions(corpus, asked, verdict)
 
 
 def topic_takeaways(engine: AnswerCorpus, topic: str) -> list[dict[str, Any]]:

@@ -479,7 +479,8 @@ class BriefingEngine:
             for t in cached
         )
         if not points:
-            return TopicTakeaways(topic, (), covered=False, suggestions=tuple(self.suggestions(topic)))
+            nearby = answering.topic_suggestions(self, topic) or self.suggestions(topic)
+            return TopicTakeaways(topic, (), covered=False, suggestions=tuple(nearby))
         return TopicTakeaways(topic, points)
 
     def suggestions(self, text: str, limit: int = 5) -> list[str]:

@@ -442,3 +442,11 @@ def test_a_labelled_chatty_sentence_is_filler() -> None:
     assert filler_reason("Demand Transparency and Evidence: As citizens and observers, it is crucial to act.")
     assert filler_reason("Now, let's talk about the potential outcomes of the meeting.")
     assert filler_reason("Putin's Objectives: From the outset of the invasion, Russia's aims have evolved.") is None
+
+
+def test_an_uncovered_topic_suggests_what_is_near_it_not_the_most_frequent_words(engine: BriefingEngine) -> None:
+    """'/takeaways Crimea referendum results' is not covered; the offer is topics found near it, not 'Trump, Putin'."""
+    result = engine.takeaways("Crimea referendum results")
+    assert not result.covered and result.suggestions
+    assert list(result.suggestions) != engine.topics(len(result.suggestions))
+    assert "Crimea" not in result.suggestions  # the topic's own words are not offered back
