@@ -20,7 +20,7 @@ import numpy as np
 
 from briefings.models import Article, Passage, Sentence
 
-ENGINE_VERSION = "8"  # bump when segmentation, scoring or the schema change: the index then rebuilds itself
+ENGINE_VERSION = "9"  # bump when segmentation, scoring or the schema change: the index then rebuilds itself
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -396,7 +396,9 @@ _FILLER_START = re.compile(
 _LABEL = re.compile(r"^[A-Z][\w'’ -]{0,60}:\s+(?=[A-Z])")  # "Demand Transparency: As citizens, ..."
 _FILLER_ANYWHERE = re.compile(
     r"\b(?:let(?:'s|’s| us) (?:talk|look|dive|explore|consider|take a look|break)|guys|folks|this article|"
-    r"the source material|the source suggests|the narrative posits|"
+    # the writer talking about the text itself: "the source material suggests", "the narrative posits"
+    r"(?:the|this) (?:source(?: material)?|narrative|text|piece|essay|author|writer)s? (?:suggests?|posits?|notes?|"
+    r"argues?|claims?|implies|indicates?|asserts?|presents?|explores?|examines?)|"
     r"remains? to be seen|only time will tell|head-scratcher|buckle up|stay tuned|you name it|"
     r"walk in the park|let'?s be real|let’s be real|juicy|deep dive|delve|in a nutshell|it goes without saying)\b",
     re.IGNORECASE,

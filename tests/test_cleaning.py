@@ -210,3 +210,12 @@ def test_a_plain_text_file_without_a_title_line_keeps_its_first_sentence(tmp_pat
     first_sentence = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0]
     assert article.blocks[0].text.startswith(first_sentence)
     assert article.title.rstrip("…") and first_sentence.startswith(article.title.rstrip("…").rstrip("."))
+
+
+def test_the_writer_talking_about_the_text_is_filler_but_a_cited_report_is_not() -> None:
+    """'The narrative posits ...' or 'the text suggests ...' is about the article; 'the report says' is news."""
+    from briefings.text import filler_reason
+
+    assert filler_reason("The text suggests that the two leaders have spoken many times since March.")
+    assert filler_reason("Critics and the author argue that the summit achieved very little of substance.")
+    assert filler_reason("The report says unemployment rose to 5% in March, officials said on Monday.") is None
