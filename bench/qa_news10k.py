@@ -15,10 +15,12 @@ declines) and its query latency. Skips cleanly when ../shared is absent.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import resource
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -32,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from briefings.engine import BriefingEngine  # noqa: E402
+from briefings.index import ENGINE_VERSION  # noqa: E402
 from briefings.loading import load_corpus  # noqa: E402
 
 QUESTIONS = ROOT / "bench" / "news10k_questions.json"
@@ -45,6 +48,19 @@ def _pct(values: list[float], q: float) -> float:
 
 def _dir_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _built_version(data: Path) -> str | None:
+    """The engine version of an index already built in `data`, if any."""
+    path = data / "index.sqlite3"
+    if not path.is_file():
+        return None
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key = 'engine_version'").fetchone()
+        except sqlite3.Error:
+            return None
+    return row[0] if row else None
 
 
 def _unpack(data_dir: Path, into: Path) -> Path:
@@ -73,7 +89,10 @@ def run_size(n: int, source: Path, work: Path, spec: dict[str, Any]) -> dict[str
             capture_output=True,
         )
     imported = time.perf_counter() - start
-    fresh = not data.exists()  # a reused --workdir restarts on the built index instead of deriving it
+    # a reused --workdir restarts on the built index instead of deriving it, unless the engine version changed
+    built = _built_version(data)
+    fresh = built != ENGINE_VERSION
+    reused = fresh and built is not None  # rebuilt on a new engine version: stored embeddings are reused
     start = time.perf_counter()
     engine = BriefingEngine(corpus, data)
     derive = time.perf_counter() - start
@@ -127,6 +146,7 @@ def run_size(n: int, source: Path, work: Path, spec: dict[str, Any]) -> dict[str
         "sentences": len(rows),
         "import_s": round(imported, 1),
         "derived": fresh,
+        "embeddings_reused": reused,
         "derive_s": round(derive, 1),
         "derive_articles_per_s": round(n / derive, 1) if derive > 0 and fresh else None,
         "search": engine.describe_search(),
@@ -169,7 +189,8 @@ def main() -> int:
     for r in results:
         print(f"\n{r['articles']} articles, {r['sentences']} sentences, search {r['search']}")
         built = (
-            f"derive {r['derive_s']} s ({r['derive_articles_per_s']} articles/s)"
+            f"derive {r['derive_s']} s ({r['derive_articles_per_s']} articles/s"
+            + (", embeddings reused from the earlier index)" if r["embeddings_reused"] else ")")
             if r["derived"]
             else f"restart on the built index {r['derive_s']} s"
         )
