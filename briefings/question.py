@@ -129,12 +129,14 @@ _COUNTED = re.compile(
 )
 
 
+_QUESTION_MODIFIER = re.compile(r"^\w+ly\s+(?=(?:when|where|who|why|how|what|which)\b)", re.I)
 _LEADING_CLAUSE = re.compile(r"^[^,?]{1,60},\s+(?=\w)")  # "According to Ferguson, how many ...": the question follows
 
 
 def question_kind(text: str) -> str:
     leading = _LEADING_CLAUSE.match(text)
     main = text[leading.end() :] if leading and not set(words(leading.group(0))) & QUESTION_WORDS else text
+    main = _QUESTION_MODIFIER.sub("", main)  # "Exactly when ...", "Roughly how many ..."
     for kind, pattern in _KINDS:
         if pattern.search(main):
             return kind

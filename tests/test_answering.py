@@ -399,6 +399,8 @@ def test_a_question_word_modifier_or_a_leading_clause_does_not_hide_the_question
     asked = analyse("According to Ferguson, how many fouls did Arsenal commit?")
     assert asked.kind == "count" and asked.counted == ("foul",) and "Ferguson" in asked.names
     assert question_kind("Putin: what does he want?") == "what"
+    assert question_kind("Exactly when did Putin call?") == "when"
+    assert analyse("Exactly when did Putin call?").names == ("Putin",)
     assert analyse("Putin: what does he want?").names == ("Putin",)
     assert analyse("How tall is the hedge?").amount and question_kind("How tall is the hedge?") == "count"
 
