@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import sqlite3
 import threading
@@ -20,7 +21,10 @@ import numpy as np
 
 from briefings.models import Article, Passage, Sentence
 
+log = logging.getLogger(__name__)
+
 ENGINE_VERSION = "9"  # bump when segmentation, scoring or the schema change: the index then rebuilds itself
+EMBEDDINGS_VERSION = "1"  # bump when the embeddings table's layout changes: stored vectors are then dropped too
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -92,15 +96,22 @@ class SentenceIndex:
         with self._lock:
             version = self._version()
             if version is not None and version != ENGINE_VERSION:
+                # passage vectors depend only on the model and the passage text: they survive an engine change
+                keep = self._version("embeddings_version") in (None, EMBEDDINGS_VERSION)
                 for table in _TABLES:
-                    self._db.execute(f"DROP TABLE IF EXISTS {table}")
+                    if not (keep and table == "embeddings"):
+                        self._db.execute(f"DROP TABLE IF EXISTS {table}")
+                self._db.execute("VACUUM")  # give the dropped tables' pages back
+                log.info("index %s was built by engine version %s: rebuilding (stored embeddings %s)",
+                         path, version, "kept" if keep else "dropped")
             self._db.executescript(_SCHEMA)
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('engine_version', ?)", (ENGINE_VERSION,))
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('embeddings_version', ?)", (EMBEDDINGS_VERSION,))
         self._sentence_count: int | None = None
 
-    def _version(self) -> str | None:
+    def _version(self, key: str = "engine_version") -> str | None:
         try:
-            row = self._db.execute("SELECT value FROM meta WHERE key = 'engine_version'").fetchone()
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         except sqlite3.OperationalError:
             return None
         return row[0] if row else None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import shutil
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -124,6 +126,14 @@ def test_only_changed_passages_are_embedded_again(tmp_path: Path) -> None:
     assert any("Vienna" in text for text in encoder.embedded)
     answer = engine.ask("Where might the two leaders hold a summit next spring?")
     assert answer.answered and "Vienna" in answer.text
+    engine.close()
+    # an index built by another engine version is rebuilt, but its passage vectors (model + text) are kept
+    with contextlib.closing(sqlite3.connect(tmp_path / "data" / "index.sqlite3")) as db, db:
+        db.execute("UPDATE meta SET value = 'older' WHERE key = 'engine_version'")
+    encoder.embedded.clear()
+    engine = BriefingEngine(corpus, tmp_path / "data", encoder=encoder)
+    assert encoder.embedded == [] and engine.index.sentence_count() > 0
+    assert engine.ask("Where might the two leaders hold a summit next spring?").answered
     engine.close()
 
 
