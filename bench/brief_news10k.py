@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,24 +22,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from qa_news10k import DEFAULT_DATA, _unpack  # noqa: E402
+from qa_news10k import DEFAULT_DATA, _unpack, import_first  # noqa: E402
 
 from briefings.engine import BriefingEngine  # noqa: E402
+from briefings.reader import DANGLING  # noqa: E402
 
-_DANGLING = re.compile(r"^(?:it|this|that|these|those|they|he|she|his|her|their|such|however|but|and|also)\b", re.I)
 _SPECIFIC = re.compile(r"\b\d[\d,.]*\b|(?<!^)(?<![.!?] )\b[A-Z][a-z]+")
 
 
 def run_size(n: int, source: Path, work: Path) -> None:
-    raw, corpus, data = work / f"raw{n}", work / f"corpus{n}", work / f"data{n}"
-    raw.mkdir(parents=True, exist_ok=True)
-    for f in sorted(source.glob("*.md"))[:n]:
-        if not (raw / f.name).exists():
-            (raw / f.name).write_bytes(f.read_bytes())
-    if not corpus.exists():
-        briefbot = Path(sys.executable).parent / "briefbot"
-        subprocess.run([str(briefbot), "--corpus", str(corpus), "--data", str(data), "corpus", "import", str(raw)],
-                       check=True, capture_output=True)
+    corpus, data = import_first(n, source, work)
     start = time.perf_counter()
     engine = BriefingEngine(corpus, data)
     ready = time.perf_counter() - start
@@ -54,7 +45,8 @@ def run_size(n: int, source: Path, work: Path) -> None:
     texts = [briefing.headline, *(s.text for s in briefing.summary), *(t.text for t in briefing.takeaways)]
     words = sum(len(t.split()) for t in texts)
     specific = sum(1 for t in briefing.takeaways if _SPECIFIC.search(t.text))
-    dangling = sum(1 for t in [*briefing.takeaways, *briefing.summary] if _DANGLING.match(t.text))
+    openings = [t.text for t in briefing.takeaways] + [s.text for s in briefing.summary]
+    dangling = sum(1 for text in openings if DANGLING.match(text))
     print(f"\n{n} articles (engine ready in {ready:.1f} s)")
     count = len(briefing.takeaways)
     print(f"  briefing cold {cold:.2f} s, warm {warm * 1000:.1f} ms; {words} words, {count} takeaways")

@@ -71,23 +71,29 @@ def _unpack(data_dir: Path, into: Path) -> Path:
     return target
 
 
-def run_size(n: int, source: Path, work: Path, spec: dict[str, Any]) -> dict[str, Any]:
+def import_first(n: int, source: Path, work: Path) -> tuple[Path, Path]:
+    """The first n articles, imported with `briefbot corpus import` into work/corpus{n} (once: a reused --workdir
+    keeps it); returns (corpus, data)."""
     raw = work / f"raw{n}"
     corpus = work / f"corpus{n}"
     data = work / f"data{n}"
     raw.mkdir(parents=True, exist_ok=True)
-    files = sorted(source.glob("*.md"))[:n]
-    for f in files:
+    for f in sorted(source.glob("*.md"))[:n]:
         if not (raw / f.name).exists():
             shutil.copy(f, raw / f.name)
-    briefbot = Path(sys.executable).parent / "briefbot"
-    start = time.perf_counter()
     if not corpus.exists():
+        briefbot = Path(sys.executable).parent / "briefbot"
         subprocess.run(
             [str(briefbot), "--corpus", str(corpus), "--data", str(data), "corpus", "import", str(raw)],
             check=True,
             capture_output=True,
         )
+    return corpus, data
+
+
+def run_size(n: int, source: Path, work: Path, spec: dict[str, Any]) -> dict[str, Any]:
+    start = time.perf_counter()
+    corpus, data = import_first(n, source, work)
     imported = time.perf_counter() - start
     # a reused --workdir restarts on the built index instead of deriving it, unless the engine version changed
     built = _built_version(data)

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from briefings.models import Answer, Citation, Sentence, Turn
 from briefings.passages import frame
 from briefings.question import LIGHT_STEMS, MAX_QUESTION_CHARS, Question, analyse, unresolved_reference
-from briefings.reader import Reader, Verdict, coverage
+from briefings.reader import DANGLING, Reader, Verdict, coverage
 from briefings.retrieval import Retriever
 from briefings.summarize import Scored, select
 from briefings.text import QUESTION_WORDS, STOPWORDS, filler_reason, is_quotable, stem, terms
@@ -32,9 +32,6 @@ TOPIC_PASSAGES = 60
 TOPIC_SPECIFIC_WEIGHT = 0.05  # per name or figure (up to three): concrete points first
 MAX_TOPIC_TAKEAWAYS = 6
 _SPECIFICS = re.compile(r"\b\d[\d,.]*\b|(?<=\s)[A-Z][a-z]+")
-_DANGLING_OPENING = re.compile(  # a takeaway stands alone: no "This", "Their", "However" pointing elsewhere
-    r"^(?:it|its|this|that|these|those|they|their|he|his|she|her|such|however|but|and|also)\b", re.I
-)
 MAX_SUGGESTIONS = 5
 COMMON_TERM_SHARE = 0.02  # a word in more than this share of the sentences does not drive the lexical search...
 COMMON_TERM_FLOOR = 500  # ...once that share is more than this many sentences (small corpora search every word)
@@ -232,16 +229,16 @@ def topic_takeaways(engine: AnswerCorpus, topic: str) -> list[dict[str, Any]]:
         passage = hit.passage
         sentences = engine.sentences(passage.doc_id)
         framing = [s for s in frame(passage, sentences) if s.block_kind != "heading"]
-        own_terms = [engine.sentence_terms(passage.doc_id)[p] for p in passage.positions]
-        framed = set().union(*own_terms, *(engine.sentence_terms(passage.doc_id)[s.position] for s in framing))
-        share = coverage(own, weights, framed)
+        stored_terms = engine.sentence_terms(passage.doc_id)
+        own_terms = [stored_terms[p] for p in passage.positions]
+        frame_terms = set().union(*(stored_terms[s.position] for s in framing))
+        share = coverage(own, weights, frame_terms.union(*own_terms))
         close = hit.dense > 0.0 and hit.dense + TOPIC_COVERAGE_WEIGHT * share >= TOPIC_CONFIDENCE
         if share < TOPIC_MIN_COVERAGE:
             continue
-        frame_terms = set().union(*(engine.sentence_terms(passage.doc_id)[s.position] for s in framing))
         for position, sentence_terms in zip(passage.positions, own_terms, strict=True):
             sentence = sentences[position]
-            if not is_quotable(sentence) or _DANGLING_OPENING.match(sentence.text):
+            if not is_quotable(sentence) or DANGLING.match(sentence.text):  # a takeaway stands alone
                 continue
             # the sentence itself (with its lead-in) is about the topic: on words alone, or close in meaning
             own_share = coverage(own, weights, set(sentence_terms) | frame_terms)
@@ -251,7 +248,7 @@ def topic_takeaways(engine: AnswerCorpus, topic: str) -> list[dict[str, Any]]:
             score = hit.score + own_share + TOPIC_SPECIFIC_WEIGHT * specific
             key = (sentence.doc_id, sentence.position)
             if sentence.block_kind == "item" and framing:
-                context_of[key] = [[s.doc_id, s.position] for s in framing if is_quotable_frame(s)]
+                context_of[key] = [[s.doc_id, s.position] for s in framing if _frames_an_item(s)]
             candidates.append(Scored(sentence, score, dict.fromkeys(sentence_terms, 1.0)))
     # one sentence per passage position, best first; then distinct points
     best: dict[tuple[str, int], Scored] = {}
@@ -271,7 +268,7 @@ def topic_takeaways(engine: AnswerCorpus, topic: str) -> list[dict[str, Any]]:
     ]
 
 
-def is_quotable_frame(sentence: Sentence) -> bool:
+def _frames_an_item(sentence: Sentence) -> bool:
     """A lead-in ("A whole menu of strategic wins –") or the question that opens a list may frame an item."""
     reason = filler_reason(sentence.text)
     return reason in {None, "lead-in", "question or exclamation"}

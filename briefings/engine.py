@@ -80,10 +80,6 @@ MAX_BRIEF_WORDS = 300  # headline, summary and takeaways: a briefing is read in 
 MIN_BRIEF_TAKEAWAYS = 3
 
 
-def _count_words(texts: Sequence[str]) -> int:
-    return sum(len(t.split()) for t in texts)
-
-
 def _within_words(
     takeaway_list: tuple[Takeaway, ...], summary: tuple[SummarySentence, ...], budget: int
 ) -> tuple[tuple[Takeaway, ...], tuple[SummarySentence, ...]]:
@@ -92,7 +88,8 @@ def _within_words(
     takeaways_kept, summary_kept = list(takeaway_list), list(summary)
 
     def size() -> int:
-        return _count_words([t.text for t in takeaways_kept] + [s.text for s in summary_kept])
+        texts = [t.text for t in takeaways_kept] + [s.text for s in summary_kept]
+        return sum(len(text.split()) for text in texts)
 
     while size() > budget and len(takeaways_kept) > MIN_BRIEF_TAKEAWAYS:
         takeaways_kept.pop()

@@ -157,6 +157,7 @@ _OPENING_WORDS = frozenset(
     ["since", "according", "regarding", "following", "despite", "given", "among", "across", "concerning",
      "considering", "besides", "unlike", "apart", "aside", "overall", "apparently", "reportedly"]
 )
+_NOT_A_NAME_FIRST = STOPWORDS | QUESTION_WORDS | _OPENING_WORDS  # a question's capitalised first word, dropped
 
 
 def names_in(text: str) -> list[str]:
@@ -166,7 +167,7 @@ def names_in(text: str) -> list[str]:
         name = match.group(0)
         parts = name.split()
         if match.start() == 0 or text[: match.start()].rstrip().endswith((".", "?", "!", ":")):
-            while parts and (parts[0].lower() in STOPWORDS | QUESTION_WORDS | _OPENING_WORDS):
+            while parts and parts[0].lower() in _NOT_A_NAME_FIRST:
                 parts = parts[1:]
             following = re.match(r" (\w+)", text[match.end() :])
             if len(parts) == 1 and following and following.group(1).lower() in QUESTION_WORDS:

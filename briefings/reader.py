@@ -176,7 +176,7 @@ def _count_evidence(question: Question, text: str) -> bool:
     return False
 
 
-_DANGLING = re.compile(
+DANGLING = re.compile(
     r"^(?:it|it's|it’s|this|that|these|those|they|he|she|his|her|their|such|the (?:move|decision|same|latter|former)"
     r"|however|but|and|also|instead|still|yet|meanwhile|moreover|furthermore|additionally|in (?:addition|contrast))\b",
     re.I,
@@ -331,7 +331,7 @@ class Reader:
         if not body:
             return None
         window = [*frame(passage, sentences), *body]
-        if body and body[0].position > 0 and _DANGLING.match(body[0].text):
+        if body and body[0].position > 0 and DANGLING.match(body[0].text):
             window.insert(0, sentences[body[0].position - 1])
         text = " ".join(s.text for s in window)
         present: set[str] = set().union(*(self._terms(s) for s in window))
@@ -444,7 +444,7 @@ class Reader:
                 picked.append(lead)
             if question.kind in {"list", "why", "what"}:
                 return [*picked, *self._items(sentences, passage.lead_in)]
-        if _DANGLING.match(anchor.text) and anchor.position > 0:
+        if DANGLING.match(anchor.text) and anchor.position > 0:
             before = sentences[anchor.position - 1]
             if before.block_kind != "heading" and filler_reason(before.text) in {None, "lead-in"}:
                 picked.append(before)
