@@ -159,9 +159,7 @@ def unknown_names(corpus: AnswerCorpus, names: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _decline(
-    corpus: AnswerCorpus, asked: Question, verdict: Verdict | None, unknown: Sequence[str] = ()
-) -> Answer:
+def _decline(corpus: AnswerCorpus, asked: Question, verdict: Verdict | None, unknown: Sequence[str] = ()) -> Answer:
     """Say it is not covered, and offer what the closest passages are about."""
     suggestions = () if unknown else tuple(_suggestions(corpus, asked, verdict))
     text = "The articles I have don't answer that."
@@ -209,13 +207,12 @@ def topic_suggestions(corpus: AnswerCorpus, topic: str) -> list[str]:
     return _suggestions(corpus, asked, verdict)
 
 
-def topic_takeaways(engine: AnswerCorpus, topic: str) -> list[dict[str, Any]]:
-    """Three to six distinct takeaways about the topic, as sentence references.
+def about_topic(engine: AnswerCorpus, topic: str) -> list[tuple[Scored, list[Sentence]]]:
+    """The quotable, self-contained sentences about a topic, scored, each with the list lead-in that frames it.
 
     Passages are retrieved for the topic as for a question (words and meaning). A passage is about the topic when
     its meaning is close and it, with its heading and list lead-in, holds enough of the topic's words ("Russia's
-    demands" finds the list under "What does Russia want?"). Its most specific quotable sentence is the takeaway;
-    a list item carries its lead-in (as `context`) so that it says whose demand it is."""
+    demands" finds the list under "What does Russia want?")."""
     asked = analyse(topic)
     own = [t for t in asked.terms if t not in _QUESTION_STEMS]
     if not own:
@@ -223,8 +220,7 @@ def topic_takeaways(engine: AnswerCorpus, topic: str) -> list[dict[str, Any]]:
     weights = term_weights(engine, own)
     retriever = engine.retriever
     hits = retriever.search(asked.search_text, _search_terms(engine, asked), query_vector=retriever.embed(topic))
-    candidates: list[Scored] = []
-    context_of: dict[tuple[str, int], list[list[Any]]] = {}
+    out: list[tuple[Scored, list[Sentence]]] = []
     for hit in hits[:TOPIC_PASSAGES]:
         passage = hit.passage
         sentences = engine.sentences(passage.doc_id)
@@ -246,10 +242,21 @@ def topic_takeaways(engine: AnswerCorpus, topic: str) -> list[dict[str, Any]]:
                 continue
             specific = min(3, len(_SPECIFICS.findall(sentence.text)))
             score = hit.score + own_share + TOPIC_SPECIFIC_WEIGHT * specific
-            key = (sentence.doc_id, sentence.position)
-            if sentence.block_kind == "item" and framing:
-                context_of[key] = [[s.doc_id, s.position] for s in framing if _frames_an_item(s)]
-            candidates.append(Scored(sentence, score, dict.fromkeys(sentence_terms, 1.0)))
+            lead_in = [s for s in framing if _frames_an_item(s)] if sentence.block_kind == "item" else []
+            out.append((Scored(sentence, score, dict.fromkeys(sentence_terms, 1.0)), lead_in))
+    return out
+
+
+def topic_takeaways(engine: AnswerCorpus, topic: str) -> list[dict[str, Any]]:
+    """Three to six distinct takeaways about the topic, as sentence references: the most specific sentences
+    `about_topic` finds, a list item with its lead-in (as `context`) so that it says whose demand it is."""
+    candidates: list[Scored] = []
+    context_of: dict[tuple[str, int], list[list[Any]]] = {}
+    for candidate, lead_in in about_topic(engine, topic):
+        key = (candidate.sentence.doc_id, candidate.sentence.position)
+        if lead_in:
+            context_of[key] = [[s.doc_id, s.position] for s in lead_in]
+        candidates.append(candidate)
     # one sentence per passage position, best first; then distinct points
     best: dict[tuple[str, int], Scored] = {}
     for candidate in candidates:

@@ -11,29 +11,38 @@ import threading
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from briefings import answer as answering
+from briefings import threads
 from briefings.embedding import bulk_threads, load_encoder, release_freed_memory
 from briefings.index import SentenceIndex, fingerprint
-from briefings.loading import load_corpus
+from briefings.loading import FileCache, load_corpus
 from briefings.models import (
     Answer,
     Article,
     Briefing,
     Citation,
+    Passage,
+    Perspectives,
     Sentence,
     SourceDigest,
     SummarySentence,
     Takeaway,
+    Timeline,
+    TimelineEvent,
     TopicTakeaways,
     Turn,
 )
-from briefings.passages import build_passages, passage_text, text_hash
+from briefings.passages import build_passages, frame, passage_text, text_hash
+from briefings.perspectives import CRITICAL, SUPPORTIVE, sides
+from briefings.reader import DANGLING
 from briefings.retrieval import Encoder, Retriever
 from briefings.summarize import Scored, cosine, cosine_to_unit, select, summarize, takeaways, unit
 from briefings.text import STOPWORDS, content_words, is_quotable, segment, terms, words
+from briefings.timeline import TextDate, article_date, find_date
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +85,12 @@ SENTENCE_CACHE_ARTICLES = 2_000  # articles whose sentences stay in memory betwe
 EMBED_BATCH = 512  # passages embedded and stored at a time: an interrupted build keeps what it embedded
 
 
+THREADS_READ = 80  # the largest story threads a briefing considers
+MEMBERS_READ = 24  # passages read per thread, spread over its articles (a thread of 1,000 copies reads 24)
+MAX_SUPPORT = 4  # other articles cited beside a point's own
+BRIEF_TAKEAWAYS = 7
+HEADLINE_WORDS = 30
+REPEATED_POINT_OVERLAP = 0.5  # share of the smaller point's terms two points have in common to be one point
 MAX_BRIEF_WORDS = 300  # headline, summary and takeaways: a briefing is read in a minute
 MIN_BRIEF_TAKEAWAYS = 3
 
@@ -114,6 +129,7 @@ class BriefingEngine:
         self._sentences_lock = threading.Lock()
         self.fingerprint = ""
         self._sources_memo: tuple[str, list[SourceDigest]] | None = None
+        self._files: FileCache = {}  # corpus files read, by path: unchanged files are not parsed again
         self.refresh()
 
     def close(self) -> None:
@@ -122,7 +138,7 @@ class BriefingEngine:
     # ------------------------------------------------------------------------------------------ corpus sync
     def refresh(self) -> RefreshReport:
         """Bring the index in step with the corpus directory, deriving only what changed."""
-        articles = {a.doc_id: a for a in load_corpus(self.corpus_dir)}
+        articles = {a.doc_id: a for a in load_corpus(self.corpus_dir, self._files)}
         known = self.index.document_hashes()
         added: list[str] = []
         updated: list[str] = []
@@ -139,10 +155,16 @@ class BriefingEngine:
         embedded = self._embed_missing()
         if added or updated or removed or embedded or not self._articles:
             self.retriever.reload()
+            self._update_threads()
         # Bodies are only needed to derive; the index holds the sentences. Keeping 10k bodies costs ~40 MB.
-        self._articles = {doc_id: dataclasses.replace(a, blocks=()) for doc_id, a in articles.items()}
-        with self._sentences_lock:
-            self._sentences = OrderedDict()
+        stripped = {id(a): dataclasses.replace(a, blocks=()) if a.blocks else a for a in articles.values()}
+        self._articles = {doc_id: stripped[id(a)] for doc_id, a in articles.items()}
+        for path, (key, article) in self._files.items():
+            if article.blocks:
+                self._files[path] = (key, stripped.get(id(article)) or dataclasses.replace(article, blocks=()))
+        if added or updated or removed:
+            with self._sentences_lock:
+                self._sentences = OrderedDict()
         total = len(articles)
         del articles
         release_freed_memory()  # parsing the corpus leaves its garbage in the heap
@@ -168,12 +190,25 @@ class BriefingEngine:
         for passage in build_passages(sentences):
             text = passage_text(passage, sentences)
             passages.append((passage, terms(text), text_hash(text)))
+        phrases: dict[str, dict[str, int]] = {}
+        for sentence in sentences:
+            if sentence.block_kind == "heading":
+                continue
+            for phrase in _topic_phrases(sentence.text):
+                key = " ".join(terms(phrase))
+                if key:
+                    surfaces = phrases.setdefault(key, {})
+                    surfaces[phrase] = surfaces.get(phrase, 0) + 1
         self.index.replace_document(
             article,
             sentences,
             [is_quotable(s) for s in sentences],
             [terms(s.text) for s in sentences],
-            {"summary": [s.position for s in summary], "takeaways": [s.position for s in points]},
+            {
+                "summary": [s.position for s in summary],
+                "takeaways": [s.position for s in points],
+                "phrases": phrases,
+            },
             passages,
         )
 
@@ -200,6 +235,40 @@ class BriefingEngine:
         count += self._embed(encoder, batch)
         log.info("embedded %d passages with %s", count, encoder.name)
         return count
+
+    def _update_threads(self) -> None:
+        """Group the passages not yet in a story thread (see briefings.threads); earlier groups stay as they are."""
+        dropped = self.index.prune_threads()
+        _, row_ids, matrix, centred = self.retriever.snapshot()
+        if not len(row_ids):
+            return
+        hashes = self.index.passage_hashes()
+        assigned = self.index.thread_assignments()
+        leaders: list[int] = []
+        new: list[int] = []
+        seen: set[str] = set()
+        for i, row in enumerate(row_ids.tolist()):
+            digest = hashes.get(row)
+            if digest is None or digest in seen:  # the same passage text in two articles is one vector
+                continue
+            seen.add(digest)
+            if digest not in assigned:
+                new.append(i)
+            elif assigned[digest] == digest:
+                leaders.append(i)
+        if not new:
+            return
+        vectors = threads.unit_rows(matrix, center=not centred)
+        grouped = threads.assign(vectors, new, leaders)
+        del vectors
+        row_list = row_ids.tolist()
+        self.index.store_threads({hashes[row_list[i]]: hashes[row_list[leader]] for i, leader in grouped.items()})
+        log.info(
+            "story threads: %d passages grouped (%d new threads), %d assignments released",
+            len(grouped),
+            sum(1 for i, leader in grouped.items() if i == leader),
+            dropped,
+        )
 
     def _embed(self, encoder: Encoder, batch: dict[str, str]) -> int:
         if not batch:
@@ -247,9 +316,7 @@ class BriefingEngine:
         article = self._articles[sentence.doc_id]
         return Citation(doc_id=article.doc_id, title=article.title, url=article.url, quote=sentence.text)
 
-    def _takeaway(
-        self, main: Sentence, support: Sequence[Sentence] = (), context: Sequence[Sentence] = ()
-    ) -> Takeaway:
+    def _takeaway(self, main: Sentence, support: Sequence[Sentence] = (), context: Sequence[Sentence] = ()) -> Takeaway:
         """A point, cited; `context` (a list's lead-in) is shown before it and cited too."""
         text = " ".join(display_text(s.text) for s in (*context, main))
         return Takeaway(text, tuple(self.cite(s) for s in (*context, main, *support)))
@@ -311,26 +378,106 @@ class BriefingEngine:
             self.index.store("briefing", self.fingerprint, cached)
         sources = tuple(self.sources())
         takeaway_list = tuple(
-            self._takeaway(self.sentence(*t["main"]), [self.sentence(*ref) for ref in t["support"]])
+            self._takeaway(
+                self.sentence(*t["main"]),
+                [self.sentence(*ref) for ref in t["support"]],
+                context=[self.sentence(*ref) for ref in t.get("context", [])],
+            )
             for t in cached["takeaways"]
         )
-        summary = tuple(
-            SummarySentence(display_text(self.sentence(*ref).text), self.cite(self.sentence(*ref)))
-            for ref in cached["summary"]
-        )
+        summary = tuple(self._summary_sentence(ref) for ref in cached["summary"])
         headline_doc = cached.get("headline")
         headline_citation = None
         headline = "No articles in the corpus yet"
-        if headline_doc and headline_doc in self._articles:
+        if cached.get("headline_ref"):
+            sentence = self.sentence(*cached["headline_ref"])
+            headline, headline_citation = display_text(sentence.text), self.cite(sentence)
+        elif headline_doc and headline_doc in self._articles:
             article = self._articles[headline_doc]
             headline = article.title
             headline_citation = Citation(article.doc_id, article.title, article.url, article.title)
         takeaway_list, summary = _within_words(takeaway_list, summary, MAX_BRIEF_WORDS - len(headline.split()))
         return Briefing(headline, headline_citation, summary, takeaway_list, sources)
 
+    def _summary_sentence(self, ref: list[Any] | dict[str, Any]) -> SummarySentence:
+        """[doc, position], or a thread's point {"main": ..., "support": [...]} cited with its other articles."""
+        main, support = (ref["main"], ref.get("support", [])) if isinstance(ref, dict) else (ref, [])
+        sentence = self.sentence(*main)
+        others = tuple(self.cite(self.sentence(*other)) for other in support)
+        return SummarySentence(display_text(sentence.text), self.cite(sentence), others)
+
     def _compute_briefing(self) -> dict[str, Any]:
         if not self._articles:
             return {"headline": None, "summary": [], "takeaways": []}
+        by_threads = self._thread_briefing()
+        return by_threads if by_threads is not None else self._lexical_briefing()
+
+    def _thread_briefing(self) -> dict[str, Any] | None:
+        """The briefing from the story threads: the threads most articles report, one point each.
+
+        A thread's point is its most specific, self-contained sentence (see `point_score`), cited with the other
+        articles that report the thread. The first point's sentence, when short, is the headline; the next two
+        make the summary; the rest are the key takeaways. Reads only the largest threads: no corpus pass."""
+        top = self.index.largest_threads(THREADS_READ)
+        if not top:
+            return None
+        members = self.index.thread_members([leader for leader, _, _ in top])
+        common = self._common()
+        derived: dict[str, dict[str, Any]] = {}
+        points: list[tuple[float, dict[str, list[Any]], frozenset[str], int]] = []
+        for leader, docs, size in top:
+            best_by_doc: dict[str, tuple[float, Sentence, list[Sentence]]] = {}
+            for passage in _spread(members[leader], MEMBERS_READ):
+                sentences = self.sentences(passage.doc_id)
+                if passage.doc_id not in derived:
+                    derived[passage.doc_id] = self.index.derived(passage.doc_id)
+                salient = {*derived[passage.doc_id].get("summary", []), *derived[passage.doc_id].get("takeaways", [])}
+                context = frame_lead_in(passage, sentences)
+                for position in passage.positions:
+                    sentence = sentences[position]
+                    score = point_score(sentence, context, salient, common)
+                    if score > best_by_doc.get(sentence.doc_id, (0.0, sentence, []))[0]:
+                        best_by_doc[sentence.doc_id] = (score, sentence, context)
+            if not best_by_doc:
+                continue
+            ranked = sorted(best_by_doc.values(), key=lambda x: (-x[0], x[1].doc_id, x[1].position))
+            score, main, context = ranked[0]
+            weight = score * (1 + 0.8 * math.log(docs)) * (1 + 0.1 * math.log1p(size))
+            entry: dict[str, list[Any]] = {
+                "main": [main.doc_id, main.position],
+                "context": [[c.doc_id, c.position] for c in context],
+                "support": [[s.doc_id, s.position] for _, s, _ in ranked[1 : 1 + MAX_SUPPORT]],
+            }
+            point_terms = frozenset(terms(" ".join(c.text for c in (*context, main))))
+            points.append((weight, entry, point_terms, len(main.text.split())))
+        points.sort(key=lambda p: -p[0])
+        wanted = 3 + BRIEF_TAKEAWAYS
+        per_doc_cap = max(2, math.ceil(wanted * 2 / max(1, len(self._articles))))
+        chosen: list[tuple[dict[str, list[Any]], int]] = []
+        chosen_terms: list[frozenset[str]] = []
+        per_doc: Counter[str] = Counter()
+        for _, entry, point_terms, length in points:
+            doc_id = str(entry["main"][0])
+            if per_doc[doc_id] >= per_doc_cap:
+                continue
+            if any(_overlap(point_terms, other) > REPEATED_POINT_OVERLAP for other in chosen_terms):
+                continue  # the same point in other words: one thread already makes it
+            chosen.append((entry, length))
+            chosen_terms.append(point_terms)
+            per_doc[doc_id] += 1
+            if len(chosen) == wanted:
+                break
+        if not chosen:
+            return None
+        # The headline: the first of the three leading points short enough to read as one.
+        lead = next((i for i, (e, n) in enumerate(chosen[:3]) if n <= HEADLINE_WORDS and not e["context"]), None)
+        headline = chosen.pop(lead)[0]["main"] if lead is not None else None
+        summary = [entry for entry, _ in chosen[:2] if not entry["context"]][:2]
+        rest = [entry for entry, _ in chosen if entry not in summary]
+        return {"headline_ref": headline, "summary": summary, "takeaways": rest}
+
+    def _lexical_briefing(self) -> dict[str, Any]:
+        """The briefing without embeddings: sentences close to the corpus's term centroid, spread over articles."""
         sentences, vectors, centroid = self._corpus_vectors()
         centroid = unit(centroid)
         derived = {doc_id: self.index.derived(doc_id) for doc_id in self._articles}
@@ -415,39 +562,17 @@ class BriefingEngine:
     def _compute_topics(self) -> list[str]:
         """Names (runs of capitalised words inside sentences) and two-word phrases found in two or more articles.
 
-        Read straight from the index (not through the sentence cache) with flat counters: on 10k articles there
-        are ~10^6 distinct phrases, and a Counter per phrase cost ~140 MB at the corpus refresh."""
-        doc_freq: Counter[str] = Counter()
-        surfaces: Counter[str] = Counter()  # "key\x1fphrase": one flat string per distinct surface
-        for article in self._articles.values():
-            seen: set[str] = set()
-            for sentence in self.index.sentences(article.doc_id):
-                if sentence.block_kind == "heading":
-                    continue
-                for phrase in _topic_phrases(sentence.text):
-                    key = " ".join(terms(phrase))
-                    if not key:
-                        continue
-                    surfaces[f"{key}\x1f{phrase}"] += 1
-                    seen.add(key)
-            doc_freq.update(seen)
-        total: Counter[str] = Counter()
-        best_surface: dict[str, tuple[int, str]] = {}
-        for entry, count in surfaces.items():
-            key, phrase = entry.split("\x1f", 1)
-            if doc_freq[key] < 2:
-                continue
-            total[key] += count
-            if count > best_surface.get(key, (0, ""))[0]:
-                best_surface[key] = (count, phrase)
-        del surfaces
-        scored = sorted(
-            ((doc_freq[k] * math.log1p(total[k]), phrase) for k, (_, phrase) in best_surface.items()),
-            key=lambda x: (-x[0], x[1]),
-        )
+        The index keeps their counts up to date as articles come and go (each article's phrases are counted when
+        it is derived), so this reads counts and never passes over the corpus."""
+        counts = self.index.topic_counts(min_docs=2)
+        ranked = sorted(counts, key=lambda row: (-row[1] * math.log1p(row[2]), row[0]))[:500]
+        surfaces = self.index.topic_surface([key for key, _, _ in ranked])
         topics: list[str] = []
         chosen: list[set[str]] = []
-        for _, phrase in scored:
+        for key, _, _ in ranked:
+            phrase = surfaces.get(key)
+            if not phrase:
+                continue
             phrase_words = set(words(phrase))
             if any(phrase_words <= c or c <= phrase_words for c in chosen):
                 continue
@@ -479,6 +604,95 @@ class BriefingEngine:
             nearby = answering.topic_suggestions(self, topic) or self.suggestions(topic)
             return TopicTakeaways(topic, (), covered=False, suggestions=tuple(nearby))
         return TopicTakeaways(topic, points)
+
+    # ------------------------------------------------------------------------------------------ timeline, views
+    def timeline(self, topic: str | None = None) -> Timeline:
+        """The dated events the articles report, in date order, each cited; for the story or one topic."""
+        topic = " ".join((topic or "").split()) or None
+        cached = self._cached_view("timeline", topic, self._compute_timeline)
+        events = tuple(
+            TimelineEvent(e["date"], e["label"], self._point(e))
+            for e in cached
+        )
+        if not events and topic:
+            return Timeline(topic, (), covered=False, suggestions=tuple(self.suggestions(topic)))
+        return Timeline(topic, events)
+
+    def perspectives(self, topic: str | None = None) -> Perspectives:
+        """Who argues what: supportive and critical views side by side, each cited, only where both exist."""
+        topic = " ".join((topic or "").split()) or None
+        cached = self._cached_view("perspectives", topic, self._compute_perspectives)
+        supportive = tuple(self._point(e) for e in cached["supportive"])
+        critical = tuple(self._point(e) for e in cached["critical"])
+        if not (supportive and critical):
+            return Perspectives(
+                topic, supportive, critical, covered=False, suggestions=tuple(self.suggestions(topic or ""))
+            )
+        return Perspectives(topic, supportive, critical)
+
+    def _cached_view(self, kind: str, topic: str | None, compute: Any) -> Any:
+        key = f"{kind}:" + (" ".join(sorted(set(terms(topic)))) if topic else "")
+        cached = self.index.cached(key, self.fingerprint)
+        if cached is None:
+            cached = compute(topic)
+            self.index.store(key, self.fingerprint, cached)
+        return cached
+
+    def _point(self, entry: dict[str, Any]) -> Takeaway:
+        return self._takeaway(
+            self.sentence(*entry["main"]),
+            [self.sentence(*ref) for ref in entry.get("support", [])],
+            context=[self.sentence(*ref) for ref in entry.get("context", [])],
+        )
+
+    def _view_candidates(self, topic: str | None) -> list[tuple[Sentence, list[Sentence], float]]:
+        """Sentences to build a view from: those about the topic (with their lead-in and topic score), or every
+        quotable sentence of the corpus."""
+        if topic:
+            return [(c.sentence, lead_in, c.score) for c, lead_in in answering.about_topic(self, topic)]
+        return [(s, [], 0.0) for s in self.index.quotable_sentences()]
+
+    def _common(self) -> frozenset[str]:
+        return frozenset(self.index.common_topics(len(self._articles) / 2)) if len(self._articles) >= 4 else frozenset()
+
+    def _compute_timeline(self, topic: str | None) -> list[dict[str, Any]]:
+        common = self._common()
+        found: list[tuple[float, TextDate, Sentence, list[Sentence]]] = []
+        dates: dict[str, date | None] = {}
+        for sentence, lead_in, base in self._view_candidates(topic):
+            if sentence.doc_id not in dates:
+                article = self._articles.get(sentence.doc_id)
+                dates[sentence.doc_id] = article_date(article.published if article else None)
+            when = find_date(sentence.text, dates[sentence.doc_id])
+            if when is None:
+                continue
+            score = point_score(sentence, lead_in, frozenset(), common, max_words=VIEW_MAX_WORDS)
+            if score > 0:
+                found.append((score + base, when, sentence, lead_in))
+        picked = _distinct_points(
+            [(score, sentence, lead_in, when.iso()) for score, when, sentence, lead_in in found], MAX_EVENTS
+        )
+        whens = {(s.doc_id, s.position): when for _, when, s, _ in found}
+        events = []
+        for entry in picked:
+            when = whens[tuple(entry["main"])]
+            events.append({"date": when.iso(), "label": when.label(), **entry})
+        events.sort(key=lambda e: (e["date"], e["main"][0], e["main"][1]))
+        return events
+
+    def _compute_perspectives(self, topic: str | None) -> dict[str, list[dict[str, Any]]]:
+        common = self._common()
+        by_side: dict[str, list[tuple[float, Sentence, list[Sentence], str]]] = {SUPPORTIVE: [], CRITICAL: []}
+        for sentence, lead_in, base in self._view_candidates(topic):
+            score = point_score(sentence, lead_in, frozenset(), common, max_words=VIEW_MAX_WORDS)
+            if score <= 0:
+                continue
+            for side in sides(display_text(sentence.text)):
+                by_side[side].append((score + base, sentence, lead_in, side))
+        return {
+            "supportive": _distinct_points(by_side[SUPPORTIVE], MAX_VIEWS),
+            "critical": _distinct_points(by_side[CRITICAL], MAX_VIEWS),
+        }
 
     def suggestions(self, text: str, limit: int = 5) -> list[str]:
         """Topics to offer when a question or topic is not covered: related ones first."""
@@ -524,6 +738,86 @@ def _topic_phrases(sentence: str) -> list[str]:
 
 def _topic_names(sentence: str) -> list[str]:
     return [p for p in _topic_phrases(sentence) if p[:1].isupper()]
+
+
+_QUOTE_OR_ATTRIBUTION = re.compile(r"[“\"]\w|\b(?:said|says|told|according to|announced|reported)\b", re.I)
+_FIGURE = re.compile(r"\b\d[\d,.]*\b")
+POINT_MIN_WORDS = 8
+MAX_EVENTS = 10  # a timeline reads on one screen
+MAX_VIEWS = 4  # per side
+VIEW_MAX_WORDS = 60  # a view with its reasons runs longer than a briefing point
+
+
+def point_score(
+    sentence: Sentence,
+    context: Sequence[Sentence],
+    salient: set[int] | frozenset[int],
+    common: frozenset[str] = frozenset(),
+    max_words: int = 50,
+) -> float:
+    """How well a sentence stands alone as a briefing point: 0 when it cannot (filler, a question, a list's
+    lead-in, too short or long, or opening on a reference to what came before); more for names, figures, dates
+    and attributed quotes, for sentences near the top of their article, and for the article's own key points.
+    Names in `common` (the theme's own, in most articles: their topic keys) are not specific to any point."""
+    text = display_text(sentence.text)
+    size = len(text.split()) + sum(len(c.text.split()) for c in context)
+    if sentence.block_kind == "heading" or not is_quotable(sentence) or text.endswith(("?", ":")):
+        return 0.0
+    if size < POINT_MIN_WORDS or size > max_words:
+        return 0.0
+    if DANGLING.match(text) and not context:
+        return 0.0
+    names = [n for n in _topic_names(text) if " ".join(terms(n)) not in common]
+    specifics = len(names) + len(_FIGURE.findall(text)) + len(_QUOTE_OR_ATTRIBUTION.findall(text))
+    score = (1 + 0.25 * min(4, specifics)) / (1 + sentence.position / 120)
+    return score * (1.2 if sentence.position in salient else 1.0)
+
+
+def frame_lead_in(passage: Passage, sentences: Sequence[Sentence]) -> list[Sentence]:
+    """A list item's lead-in ("Russia wants:"), shown before it so the item says whose it is."""
+    if passage.lead_in < 0:
+        return []
+    return [s for s in frame(passage, sentences) if s.position >= passage.lead_in]
+
+
+def _spread(passages: Sequence[Passage], limit: int) -> list[Passage]:
+    """Up to `limit` passages, taking each article's first before any article's second."""
+    order: dict[str, int] = {}
+    ranked = []
+    for passage in passages:
+        rank = order.get(passage.doc_id, 0)
+        order[passage.doc_id] = rank + 1
+        ranked.append((rank, passage))
+    return [p for _, p in sorted(ranked, key=lambda x: x[0])[:limit]]
+
+
+def _distinct_points(scored: Sequence[tuple[float, Sentence, list[Sentence], str]], limit: int) -> list[dict[str, Any]]:
+    """The best `limit` distinct points, as sentence references; a point another article makes in other words
+    (under the same key, e.g. the same date) joins it as a supporting citation instead of repeating it."""
+    picked: list[tuple[dict[str, Any], frozenset[str], str]] = []
+    for _, sentence, lead_in, key in sorted(scored, key=lambda x: (-x[0], x[1].doc_id, x[1].position)):
+        point_terms = frozenset(terms(" ".join(s.text for s in (*lead_in, sentence))))
+        same = next((p for p in picked if p[2] == key and _overlap(point_terms, p[1]) > REPEATED_POINT_OVERLAP), None)
+        if same is not None:
+            cited = {tuple(same[0]["main"]), *(tuple(r) for r in same[0]["support"])}
+            other_article = all(ref[0] != sentence.doc_id for ref in [same[0]["main"], *same[0]["support"]])
+            if (sentence.doc_id, sentence.position) not in cited and other_article and len(same[0]["support"]) < 4:
+                same[0]["support"].append([sentence.doc_id, sentence.position])
+            continue
+        if any(_overlap(point_terms, p[1]) > REPEATED_POINT_OVERLAP for p in picked):
+            continue
+        if len(picked) < limit:
+            entry = {
+                "main": [sentence.doc_id, sentence.position],
+                "context": [[s.doc_id, s.position] for s in lead_in],
+                "support": [],
+            }
+            picked.append((entry, point_terms, key))
+    return [entry for entry, _, _ in picked]
+
+
+def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / (min(len(a), len(b)) or 1)
 
 
 def _mmr(pool: Sequence[Scored], k: int, max_similarity: float) -> list[Scored]:

@@ -13,7 +13,7 @@ import logging
 import math
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from briefings.models import Article, Passage, Sentence
 
 log = logging.getLogger(__name__)
 
-ENGINE_VERSION = "9"  # bump when segmentation, scoring or the schema change: the index then rebuilds itself
+ENGINE_VERSION = "10"  # bump when segmentation, scoring or the schema change: the index then rebuilds itself
 EMBEDDINGS_VERSION = "1"  # bump when the embeddings table's layout changes: stored vectors are then dropped too
 
 _SCHEMA = """
@@ -60,6 +60,11 @@ CREATE INDEX IF NOT EXISTS passages_by_doc ON passages (doc_id, start);
 CREATE VIRTUAL TABLE IF NOT EXISTS passage_index USING fts5 (terms, tokenize = 'unicode61 remove_diacritics 0');
 CREATE TABLE IF NOT EXISTS embeddings (model TEXT NOT NULL, text_hash TEXT NOT NULL, vector BLOB NOT NULL,
     PRIMARY KEY (model, text_hash));
+CREATE TABLE IF NOT EXISTS threads (text_hash TEXT PRIMARY KEY, leader TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS threads_by_leader ON threads (leader);
+CREATE TABLE IF NOT EXISTS topic_keys (key TEXT PRIMARY KEY, docs INTEGER NOT NULL, total INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS topic_surfaces (key TEXT NOT NULL, surface TEXT NOT NULL, total INTEGER NOT NULL,
+    PRIMARY KEY (key, surface));
 """
 
 
@@ -72,6 +77,9 @@ _TABLES = (
     "passage_index",
     "passages",
     "embeddings",
+    "threads",
+    "topic_keys",
+    "topic_surfaces",
     "meta",
 )
 
@@ -102,8 +110,12 @@ class SentenceIndex:
                     if not (keep and table == "embeddings"):
                         self._db.execute(f"DROP TABLE IF EXISTS {table}")
                 self._db.execute("VACUUM")  # give the dropped tables' pages back
-                log.info("index %s was built by engine version %s: rebuilding (stored embeddings %s)",
-                         path, version, "kept" if keep else "dropped")
+                log.info(
+                    "index %s was built by engine version %s: rebuilding (stored embeddings %s)",
+                    path,
+                    version,
+                    "kept" if keep else "dropped",
+                )
             self._db.executescript(_SCHEMA)
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('engine_version', ?)", (ENGINE_VERSION,))
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('embeddings_version', ?)", (EMBEDDINGS_VERSION,))
@@ -134,7 +146,10 @@ class SentenceIndex:
         derived: dict[str, Any],
         passages: Sequence[tuple[Passage, list[str], str]] = (),
     ) -> None:
-        """Replace one article's sentences, passages (with their terms and text hash) and derived results."""
+        """Replace one article's sentences, passages (with their terms and text hash) and derived results.
+
+        `derived["phrases"]` ({key: {surface: count}}, the article's topic phrases) is added to the corpus-wide
+        topic counts, and taken out again when the article changes or goes: topics never need a corpus pass."""
         with self._lock:
             self._db.execute("BEGIN")
             try:
@@ -171,6 +186,7 @@ class SentenceIndex:
                         "INSERT INTO passage_index (rowid, terms) VALUES (?, ?)",
                         (cursor.lastrowid, " ".join(passage_terms)),
                     )
+                self._count_phrases(derived.get("phrases", {}), 1)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -186,6 +202,9 @@ class SentenceIndex:
             self._sentence_count = None
 
     def _delete(self, doc_id: str) -> None:
+        row = self._db.execute("SELECT derived FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        if row:
+            self._count_phrases(json.loads(row[0]).get("phrases", {}), -1)
         self._db.execute(
             "DELETE FROM sentence_index WHERE rowid IN (SELECT id FROM sentences WHERE doc_id = ?)", (doc_id,)
         )
@@ -195,6 +214,109 @@ class SentenceIndex:
         )
         self._db.execute("DELETE FROM passages WHERE doc_id = ?", (doc_id,))
         self._db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+
+    def _count_phrases(self, phrases: dict[str, dict[str, int]], sign: int) -> None:
+        """Add (sign 1) or take out (sign -1) one article's topic phrases from the corpus-wide counts."""
+        if not phrases:
+            return
+        self._db.executemany(
+            "INSERT INTO topic_keys VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE"
+            " SET docs = docs + excluded.docs, total = total + excluded.total",
+            [(key, sign, sign * sum(surfaces.values())) for key, surfaces in phrases.items()],
+        )
+        self._db.executemany(
+            "INSERT INTO topic_surfaces VALUES (?, ?, ?) ON CONFLICT (key, surface) DO UPDATE"
+            " SET total = total + excluded.total",
+            [(key, surface, sign * count) for key, surfaces in phrases.items() for surface, count in surfaces.items()],
+        )
+        if sign < 0:
+            self._db.execute("DELETE FROM topic_keys WHERE docs <= 0")
+            self._db.execute("DELETE FROM topic_surfaces WHERE total <= 0")
+
+    def topic_counts(self, min_docs: int = 2) -> list[tuple[str, int, int]]:
+        """(key, articles, occurrences) of the topic phrases found in at least `min_docs` articles."""
+        with self._lock:
+            return self._db.execute("SELECT key, docs, total FROM topic_keys WHERE docs >= ?", (min_docs,)).fetchall()
+
+    def common_topics(self, more_than: float) -> list[str]:
+        """Topic keys found in more than this many articles (the theme's own names and phrases)."""
+        with self._lock:
+            return [row[0] for row in self._db.execute("SELECT key FROM topic_keys WHERE docs > ?", (more_than,))]
+
+    def topic_surface(self, keys: Sequence[str]) -> dict[str, str]:
+        """The most frequent written form of each topic key."""
+        out: dict[str, str] = {}
+        with self._lock:
+            for key in keys:
+                row = self._db.execute(
+                    "SELECT surface FROM topic_surfaces WHERE key = ? ORDER BY total DESC, surface LIMIT 1", (key,)
+                ).fetchone()
+                if row:
+                    out[key] = row[0]
+        return out
+
+    def quotable_sentences(self) -> Iterator[Sentence]:
+        """Every quotable sentence, streamed in corpus order (a 10k corpus has ~100k)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT doc_id, position, block, block_kind, text FROM sentences WHERE quotable = 1"
+                " ORDER BY doc_id, position"
+            ).fetchall()
+        for row in rows:
+            yield Sentence(*row)
+
+    # ------------------------------------------------------------------------------------------ threads
+    def thread_assignments(self) -> dict[str, str]:
+        """Passage text hash -> the text hash of its thread's leader."""
+        with self._lock:
+            return dict(self._db.execute("SELECT text_hash, leader FROM threads"))
+
+    def passage_hashes(self) -> dict[int, str]:
+        with self._lock:
+            return dict(self._db.execute("SELECT id, text_hash FROM passages"))
+
+    def store_threads(self, assignments: dict[str, str]) -> None:
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR REPLACE INTO threads VALUES (?, ?)", list(assignments.items()))
+            self._db.execute("COMMIT")
+
+    def prune_threads(self) -> int:
+        """Forget passages that are gone, and release the members of threads whose leader went with them (they are
+        grouped again). Returns how many assignments were dropped."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            gone = self._db.execute(
+                "DELETE FROM threads WHERE text_hash NOT IN (SELECT text_hash FROM passages)"
+            ).rowcount
+            orphans = self._db.execute(
+                "DELETE FROM threads WHERE leader NOT IN (SELECT text_hash FROM threads WHERE leader = text_hash)"
+            ).rowcount
+            self._db.execute("COMMIT")
+        return int(gone) + int(orphans)
+
+    def largest_threads(self, limit: int) -> list[tuple[str, int, int]]:
+        """(leader hash, articles, passages) of the threads reported by the most articles."""
+        with self._lock:
+            return self._db.execute(
+                "SELECT t.leader, count(DISTINCT p.doc_id) AS docs, count(*) AS n FROM threads t"
+                " JOIN passages p ON p.text_hash = t.text_hash GROUP BY t.leader"
+                " ORDER BY docs DESC, n DESC, t.leader LIMIT ?",
+                (limit,),
+            ).fetchall()
+
+    def thread_members(self, leaders: Sequence[str]) -> dict[str, list[Passage]]:
+        """The passages of each of these threads, in corpus order."""
+        out: dict[str, list[Passage]] = {leader: [] for leader in leaders}
+        with self._lock:
+            for leader in leaders:
+                rows = self._db.execute(
+                    "SELECT p.doc_id, p.start, p.stop, p.heading, p.lead_in FROM threads t"
+                    " JOIN passages p ON p.text_hash = t.text_hash WHERE t.leader = ? ORDER BY p.id",
+                    (leader,),
+                ).fetchall()
+                out[leader] = [Passage(*row) for row in rows]
+        return out
 
     def derived(self, doc_id: str) -> dict[str, Any]:
         with self._lock:

@@ -111,12 +111,16 @@ def _markdown_lines(text: str) -> list[RawLine]:
     return lines
 
 
+# libyaml's loader when PyYAML was built with it (the wheels are): 8x faster on a 10k-article corpus
+_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _front_matter(text: str, origin: str) -> tuple[dict[str, Any], str]:
     match = _FRONT_MATTER.match(text)
     if not match:
         return {}, text
     try:
-        data = yaml.safe_load(match.group(1)) or {}
+        data = yaml.load(match.group(1), Loader=_YAML_LOADER) or {}  # noqa: S506 (a safe loader, C or Python)
     except yaml.YAMLError as exc:
         raise ArticleError(origin, f"has front matter that is not valid YAML ({exc})") from exc
     if not isinstance(data, dict):
@@ -312,21 +316,48 @@ def iter_corpus_files(corpus_dir: Path) -> Iterator[Path]:
     yield from sorted(p for p in corpus_dir.glob("*.md") if not p.name.startswith((".", "_")) and p.name != "README.md")
 
 
-def load_corpus(corpus_dir: Path) -> list[Article]:
-    """Every article in the corpus directory. A broken file is logged and skipped, never fatal."""
+FileKey = tuple[int, int, int]  # size, mtime in ns, inode: an atomic rewrite (os.replace) changes the inode
+FileCache = dict[Path, tuple[FileKey, Article]]
+
+
+def load_corpus(corpus_dir: Path, cache: FileCache | None = None) -> list[Article]:
+    """Every article in the corpus directory. A broken file is logged and skipped, never fatal.
+
+    With `cache` (kept by the caller between calls) a file whose size, mtime and inode are unchanged is not read
+    again: its cached article is returned as the caller left it (the engine keeps articles without their bodies).
+    Reading 10k files' front matter costs seconds; checking them costs milliseconds."""
     articles: list[Article] = []
     seen: set[str] = set()
+    present: set[Path] = set()
     for path in iter_corpus_files(corpus_dir):
-        try:
-            article = read_corpus_file(path)
-        except ArticleError as exc:
-            log.error("skipping corpus file %s", exc)
-            continue
+        key: FileKey | None = None
+        article: Article | None = None
+        if cache is not None:
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            key = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+            present.add(path)
+            hit = cache.get(path)
+            if hit is not None and hit[0] == key:
+                article = hit[1]
+        if article is None:
+            try:
+                article = read_corpus_file(path)
+            except ArticleError as exc:
+                log.error("skipping corpus file %s", exc)
+                continue
+            if cache is not None and key is not None:
+                cache[path] = (key, article)
         if article.doc_id in seen:
             log.error("skipping corpus file %s: duplicate id %r", path, article.doc_id)
             continue
         seen.add(article.doc_id)
         articles.append(article)
+    if cache is not None:
+        for gone in set(cache) - present:
+            del cache[gone]
     return articles
 
 

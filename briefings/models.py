@@ -85,8 +85,15 @@ class Takeaway:
 
 @dataclass(frozen=True)
 class SummarySentence:
+    """A summary sentence and its citation; `support` cites other articles that report the same point."""
+
     text: str
     citation: Citation
+    support: tuple[Citation, ...] = ()
+
+    @property
+    def citations(self) -> tuple[Citation, ...]:
+        return (self.citation, *self.support)
 
 
 @dataclass(frozen=True)
@@ -134,8 +141,9 @@ class Briefing:
     def to_dict(self) -> dict[str, Any]:
         return {
             "headline": self.headline,
+            "headline_citation": self.headline_citation.to_dict() if self.headline_citation else None,
             "summary": self.summary_text,
-            "summary_citations": [s.citation.to_dict() for s in self.summary],
+            "summary_citations": [c.to_dict() for s in self.summary for c in s.citations],
             "takeaways": [t.to_dict() for t in self.takeaways],
             "sources": [{"doc_id": s.doc_id, "title": s.title, "url": s.url, "origin": s.origin} for s in self.sources],
         }
@@ -177,4 +185,52 @@ class Answer:
             "answered": self.answered,
             "answer": self.text,
             "citations": [c.to_dict() for c in self.citations],
+        }
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    """A dated point: `date` is ISO and as precise as the text ("2018", "2025-03", "2025-03-18")."""
+
+    date: str
+    label: str
+    point: Takeaway
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"date": self.date, "label": self.label, **self.point.to_dict()}
+
+
+@dataclass(frozen=True)
+class Timeline:
+    topic: str | None
+    events: tuple[TimelineEvent, ...]
+    covered: bool = True
+    suggestions: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "topic": self.topic,
+            "covered": self.covered,
+            "events": [e.to_dict() for e in self.events],
+            **({} if self.covered else {"suggestions": list(self.suggestions)}),
+        }
+
+
+@dataclass(frozen=True)
+class Perspectives:
+    """Views on both sides, each cited; `covered` is False unless the articles hold both."""
+
+    topic: str | None
+    supportive: tuple[Takeaway, ...]
+    critical: tuple[Takeaway, ...]
+    covered: bool = True
+    suggestions: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "topic": self.topic,
+            "covered": self.covered,
+            "supportive": [t.to_dict() for t in self.supportive],
+            "critical": [t.to_dict() for t in self.critical],
+            **({} if self.covered else {"suggestions": list(self.suggestions)}),
         }

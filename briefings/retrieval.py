@@ -121,6 +121,12 @@ class Retriever:
         basis = np.ascontiguousarray(vectors[:, ::-1][:, :REDUCED_DIMENSIONS], dtype=np.float32)
         return mean.astype(np.float32), basis
 
+    def snapshot(self) -> tuple[dict[int, Passage], np.ndarray, np.ndarray, bool]:
+        """Passages by row id, the embedded rows' ids and vectors (same order), and whether the vectors are
+        already centred (the reduced matrix of a large corpus is: it is a projection of `x - mean`)."""
+        with self._lock:
+            return self._passages, self._row_ids, self._matrix, self._basis is not None
+
     @property
     def dense(self) -> bool:
         return self.encoder is not None and len(self._row_ids) > 0

@@ -169,7 +169,7 @@ def test_briefbot_run_in_a_subprocess_prints_briefing_and_answer(tmp_path: Path)
     )
     assert result.returncode == 0, result.stderr
     assert "Sources:" in result.stdout
-    assert "one on February 12 and another on March 18" in result.stdout
+    assert "one on February 12 and another on March 18" in " ".join(result.stdout.split())  # wrapped at any width
     assert "Donald Trump, Putin’s “Ally” In Plain Sight?" in result.stdout
 
 

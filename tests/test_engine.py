@@ -54,10 +54,14 @@ def assert_not_filler(text: str) -> None:
 
 
 def test_briefing_shape_and_grounding(engine: BriefingEngine) -> None:
-    """The briefing has a headline, a summary and 5–8 distinct cited takeaways, all quoting their articles."""
+    """The briefing has a cited headline from the articles' text (no article's title), a summary and 5–8 distinct
+    cited takeaways, all quoting their articles."""
     briefing = engine.briefing()
-    assert briefing.headline in {a.title for a in ARTICLES.values()}
-    assert 2 <= len(briefing.summary) <= 4
+    assert briefing.headline not in {a.title for a in ARTICLES.values()}
+    assert briefing.headline_citation is not None
+    assert_grounded((briefing.headline_citation,))
+    assert briefing.headline[1:] in briefing.headline_citation.quote  # a leading connective may be dropped
+    assert 1 <= len(briefing.summary) <= 4
     assert 5 <= len(briefing.takeaways) <= 8
     texts = [t.text for t in briefing.takeaways]
     assert len(set(texts)) == len(texts)

@@ -122,7 +122,9 @@ class BriefingBot:
         if not briefing.takeaways and not briefing.summary:
             return Reply("notice", title="No briefing yet", paragraphs=(Paragraph(_EMPTY_CORPUS),))
         summary = (
-            (Paragraph(briefing.summary_text, tuple(s.citation for s in briefing.summary)),) if briefing.summary else ()
+            (Paragraph(briefing.summary_text, tuple(c for s in briefing.summary for c in s.citations)),)
+            if briefing.summary
+            else ()
         )
         return Reply(
             "brief",

@@ -78,7 +78,10 @@ def compose_digest(
             paragraphs.append(Paragraph(intro))
             if briefing.summary:
                 paragraphs.append(
-                    Paragraph(" ".join(s.text for s in briefing.summary), tuple(s.citation for s in briefing.summary))
+                    Paragraph(
+                        " ".join(s.text for s in briefing.summary),
+                        tuple(c for s in briefing.summary for c in s.citations),
+                    )
                 )
             if briefing.takeaways:
                 paragraphs.append(Paragraph(f"Key takeaways across all {len(coverage.articles)} articles:"))
