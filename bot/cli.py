@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.core import CommandError, Reply
+from bot.core import CommandError, Conversation, Reply
 from bot.settings import Settings, load_settings
 
 log = logging.getLogger("briefbot")
@@ -40,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
     takeaways = sub.add_parser("takeaways", help="key takeaways, for the story or one topic")
     takeaways.add_argument("topic", nargs="?", help="a topic, e.g. 'ceasefire'")
     takeaways.add_argument("--json", action="store_true", help="print JSON")
+
+    for name, what in (("timeline", "the dated events in order"), ("perspectives", "supportive and critical views")):
+        view = sub.add_parser(name, help=f"{what}, for the story or one topic")
+        view.add_argument("topic", nargs="?", help="a topic, e.g. 'NATO'")
+        view.add_argument("--json", action="store_true", help="print JSON")
 
     ask = sub.add_parser("ask", help="ask a question; answers cite their sources")
     ask.add_argument("question", help="the question, or '-' to read one question per line from stdin (batch mode)")
@@ -146,6 +151,14 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
                 result.to_dict()
                 | ({} if result.covered else {"covered": False, "suggestions": list(result.suggestions)})
             )
+        else:
+            _print_reply(reply)
+    elif args.command in {"timeline", "perspectives"}:
+        reply = bot.run(args.command, args.topic or "", Conversation("console"))
+        if args.json:
+            topic = " ".join((args.topic or "").split()) or None
+            view = engine.timeline(topic) if args.command == "timeline" else engine.perspectives(topic)
+            _print_json(view.to_dict())
         else:
             _print_reply(reply)
     elif args.command == "ask":

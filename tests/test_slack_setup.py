@@ -15,6 +15,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from bot.adapters.slack import CommandNames, build_app, build_client
 from bot.adapters.slack.manifest import BOT_EVENTS, BOT_SCOPES, main, manifest
 from bot.core import BriefingBot
+from bot.core.commands import COMMANDS
 from bot.settings import SlackSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,7 +33,7 @@ def test_command_names_follow_the_prefix(prefix: str, brief: str, help_: str) ->
     names = CommandNames(prefix)
     assert names.slash("brief") == brief and names.slash("help") == help_
     assert names.command_for(brief) == "brief"
-    assert set(names.all()) == {"brief", "ask", "takeaways", "sources", "digest", "help"}
+    assert set(names.all()) == set(COMMANDS)
 
 
 @pytest.mark.parametrize("prefix", ["News-", "news ", "-news", "news/", "n" * 23, "ñews-"])
@@ -43,8 +44,10 @@ def test_unusable_prefixes_are_refused_with_the_variable_named(prefix: str) -> N
 
 
 def test_longest_allowed_prefix_fits_slacks_limit() -> None:
-    """A 22-character prefix still gives command names of at most 32 characters."""
-    assert max(len(n) for n in CommandNames("n" * 22).all().values()) == 32
+    """A 19-character prefix still gives command names of at most 32 characters (/…perspectives is the longest)."""
+    assert max(len(n) for n in CommandNames("n" * 19).all().values()) == 32
+    with pytest.raises(ValueError, match="BRIEFBOT_SLACK_COMMAND_PREFIX"):
+        CommandNames("n" * 20)
 
 
 # ---------------------------------------------------------------------------------------------- manifest

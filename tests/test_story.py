@@ -188,3 +188,29 @@ def test_default_corpus_views_and_timeline_quote_verbatim(engine: BriefingEngine
     for point in points:
         _verbatim(point.citations)
         assert not DANGLING.match(display_text(point.citations[-1].quote)) or point.text
+
+
+def test_timeline_and_perspectives_commands_on_the_console_and_json_cli(
+    bot: object, data_dir: Path, capsys: object
+) -> None:
+    """/timeline and /perspectives reply with cited bullets; an uncovered topic is declined; the CLI prints JSON."""
+    import json
+
+    from bot.cli import main
+    from bot.core import BriefingBot
+
+    assert isinstance(bot, BriefingBot)
+    timeline = bot.handle("/timeline")
+    assert timeline.kind == "takeaways" and timeline.bullets
+    assert all(b.citations for b in timeline.bullets) and timeline.bullets[0].text[:4].isdigit()
+    views = bot.handle("/perspectives")
+    assert any(b.text.startswith("Supportive: ") for b in views.bullets)
+    assert any(b.text.startswith("Critical: ") for b in views.bullets)
+    assert bot.handle("/perspectives volcanic eruptions on Mars").kind == "decline"
+    assert bot.handle("/timeline " + "x" * 300).kind == "error"
+    assert main(["--corpus", str(DEFAULT_CORPUS), "--data", str(data_dir), "timeline", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)  # type: ignore[attr-defined]
+    assert printed["covered"] and printed["events"][0]["citations"][0]["quote"]
+    assert main(["--corpus", str(DEFAULT_CORPUS), "--data", str(data_dir), "perspectives", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)  # type: ignore[attr-defined]
+    assert printed["supportive"] and printed["critical"]

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BANNER = (
-    "briefbot console: /brief, /ask <question>, /takeaways [topic], /sources, /digest, /help. "
+    "briefbot console: /brief, /ask <question>, /takeaways [topic], /timeline [topic], /perspectives [topic], "
+    "/sources, /digest, /help. "
     "After an answer, type a plain line to follow up; /new starts a new thread; /quit or Ctrl-D leaves."
 )
 

@@ -27,11 +27,13 @@ log = logging.getLogger(__name__)
 MAX_INPUT_CHARS = 500
 MAX_TOPIC_CHARS = 100
 MAX_DIGEST_CHARS = 200
-COMMANDS = ("brief", "ask", "takeaways", "sources", "digest", "help")
+COMMANDS = ("brief", "ask", "takeaways", "timeline", "perspectives", "sources", "digest", "help")
 _USAGE = {
     "brief": ("/brief", "the briefing: headline, summary and key takeaways, with sources"),
     "ask": ("/ask <question>", "a short cited answer; reply in its thread to follow up"),
     "takeaways": ("/takeaways [topic]", "key takeaways for the story, or for one topic"),
+    "timeline": ("/timeline [topic]", "the dated events in order, each cited"),
+    "perspectives": ("/perspectives [topic]", "who argues what: supportive and critical views side by side"),
     "sources": ("/sources", "the articles the bot reads, each with a summary"),
     "digest": ("/digest subscribe|list|now|unsubscribe", "scheduled digests for this channel"),
     "help": ("/help", "this list"),
@@ -147,6 +149,35 @@ class BriefingBot:
         title = f"Key takeaways: {topic}" if topic else "Key takeaways"
         return Reply("takeaways", title=title, bullets=_bullets(result.takeaways))
 
+    def timeline(self, topic: str | None = None) -> Reply:
+        topic = clean_input(topic or "", limit=MAX_TOPIC_CHARS, what="topic") or None
+        result = self.engine.timeline(topic)
+        if not result.events:
+            text = (
+                f"The articles give no dated events about “{topic}”." if topic else "The articles give no dated events."
+            )
+            if result.suggestions:
+                text += " Topics they cover: " + ", ".join(result.suggestions) + "."
+            return Reply("decline", title="No timeline", paragraphs=(Paragraph(text),), suggestions=result.suggestions)
+        bullets = tuple(Bullet(f"{e.label}: {e.point.text}", e.point.citations) for e in result.events)
+        return Reply("takeaways", title=f"Timeline: {topic}" if topic else "Timeline", bullets=bullets)
+
+    def perspectives(self, topic: str | None = None) -> Reply:
+        topic = clean_input(topic or "", limit=MAX_TOPIC_CHARS, what="topic") or None
+        result = self.engine.perspectives(topic)
+        if not result.covered:
+            about = f" on “{topic}”" if topic else ""
+            text = f"The articles do not hold views from both sides{about}, so I won't set one side against nothing."
+            if result.suggestions:
+                text += " Topics they cover: " + ", ".join(result.suggestions) + "."
+            return Reply(
+                "decline", title="No two sides", paragraphs=(Paragraph(text),), suggestions=result.suggestions
+            )
+        bullets = tuple(Bullet(f"Supportive: {t.text}", t.citations) for t in result.supportive) + tuple(
+            Bullet(f"Critical: {t.text}", t.citations) for t in result.critical
+        )
+        return Reply("takeaways", title=f"Perspectives: {topic}" if topic else "Perspectives", bullets=bullets)
+
     def ask(self, question: str, thread: str | None = None) -> Reply:
         """Answer a question; `thread` (an id or a platform thread key) makes it a follow-up in that thread."""
         question = clean_input(question, limit=MAX_INPUT_CHARS, what="question")
@@ -257,6 +288,10 @@ class BriefingBot:
             return self.ask(arg, conversation.thread)
         if name == "takeaways":
             return self.takeaways(arg or None)
+        if name == "timeline":
+            return self.timeline(arg or None)
+        if name == "perspectives":
+            return self.perspectives(arg or None)
         if name == "sources":
             return self.sources()
         if name == "digest":

@@ -1,4 +1,5 @@
-"""Slash commands: /brief, /ask, /takeaways, /sources, /digest and help, under the workspace's command prefix.
+"""Slash commands: /brief, /ask, /takeaways, /timeline, /perspectives, /sources, /digest and help, under the
+workspace's command prefix.
 
 Each acks at once, then answers: public replies with chat.postMessage, help and errors privately through the
 command's response_url. /ask posts its answer as a channel message that roots a thread for follow-ups. /digest
@@ -27,6 +28,8 @@ Listener = Callable[..., Awaitable[None]]
 _SHOWN: dict[str, Callable[[BriefingBot, str], Reply]] = {
     "brief": lambda bot, _text: bot.brief(),
     "takeaways": lambda bot, text: bot.takeaways(text or None),
+    "timeline": lambda bot, text: bot.timeline(text or None),
+    "perspectives": lambda bot, text: bot.perspectives(text or None),
     "sources": lambda bot, _text: bot.sources(),
     "help": lambda bot, _text: bot.help(),
 }

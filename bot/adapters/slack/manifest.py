@@ -33,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str]] = {  # command -> (description, usage hint)
     "brief": ("The briefing: headline, summary and key takeaways, with sources", ""),
     "ask": ("A short cited answer; reply in its thread to follow up", "[question]"),
     "takeaways": ("Key takeaways for the story, or for one topic", "[topic]"),
+    "timeline": ("The dated events in order, each cited", "[topic]"),
+    "perspectives": ("Who argues what: supportive and critical views side by side", "[topic]"),
     "sources": ("The articles briefbot reads, each with a summary", ""),
     "digest": ("Scheduled digests for this channel", "subscribe <when> | list | now | unsubscribe [id]"),
     "help": ("What briefbot can do, and how to ask it", ""),
