@@ -21,6 +21,7 @@ def main() -> int:
         ("qa_dev.py", []),
         ("qa_news10k.py", ["--sizes", "1000,10000"]),
         ("brief_news10k.py", ["--sizes", "1000,10000"]),
+        ("brief_quality.py", []),
         ("digest_bench.py", []),
     ):
         print(f"\n### {script}", flush=True)

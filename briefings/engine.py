@@ -471,7 +471,7 @@ class BriefingEngine:
             return None
         # The headline: the first of the three leading points short enough to read as one.
         lead = next((i for i, (e, n) in enumerate(chosen[:3]) if n <= HEADLINE_WORDS and not e["context"]), None)
-        headline = chosen.pop(lead)[0]["main"] if lead is not None else None
+        headline = chosen.pop(lead if lead is not None else 0)[0]["main"]
         summary = [entry for entry, _ in chosen[:2] if not entry["context"]][:2]
         rest = [entry for entry, _ in chosen if entry not in summary]
         return {"headline_ref": headline, "summary": summary, "takeaways": rest}

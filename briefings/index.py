@@ -57,6 +57,7 @@ CREATE TABLE IF NOT EXISTS passages (
     text_hash TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS passages_by_doc ON passages (doc_id, start);
+CREATE INDEX IF NOT EXISTS passages_by_hash ON passages (text_hash);
 CREATE VIRTUAL TABLE IF NOT EXISTS passage_index USING fts5 (terms, tokenize = 'unicode61 remove_diacritics 0');
 CREATE TABLE IF NOT EXISTS embeddings (model TEXT NOT NULL, text_hash TEXT NOT NULL, vector BLOB NOT NULL,
     PRIMARY KEY (model, text_hash));
