@@ -16,7 +16,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.core import CommandError, Conversation, Reply
+from bot.core import Command, CommandError, Conversation, Reply, registry
+from bot.core.commands import ask as ask_command
+from bot.core.registry import lower_first
 from bot.settings import Settings, load_settings
 
 log = logging.getLogger("briefbot")
@@ -34,29 +36,9 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("run", help="start the bot: Slack and/or Discord when configured, else the terminal console")
 
-    brief = sub.add_parser("brief", help="the corpus briefing: headline, summary, key takeaways")
-    brief.add_argument("--json", action="store_true", help="print JSON")
-
-    takeaways = sub.add_parser("takeaways", help="key takeaways, for the story or one topic")
-    takeaways.add_argument("topic", nargs="?", help="a topic, e.g. 'ceasefire'")
-    takeaways.add_argument("--json", action="store_true", help="print JSON")
-
-    for name, what in (("timeline", "the dated events in order"), ("perspectives", "supportive and critical views")):
-        view = sub.add_parser(name, help=f"{what}, for the story or one topic")
-        view.add_argument("topic", nargs="?", help="a topic, e.g. 'NATO'")
-        view.add_argument("--json", action="store_true", help="print JSON")
-
-    ask = sub.add_parser("ask", help="ask a question; answers cite their sources")
-    ask.add_argument("question", help="the question, or '-' to read one question per line from stdin (batch mode)")
-    ask.add_argument(
-        "--thread",
-        metavar="ID",
-        help="continue this thread (printed with every answer); in batch mode every line continues it in order",
-    )
-    ask.add_argument("--json", action="store_true", help="print JSON")
-
-    sources = sub.add_parser("sources", help="the corpus articles with their summaries and takeaways")
-    sources.add_argument("--json", action="store_true", help="print JSON")
+    for command in registry.commands():
+        if command.json is not None:  # chat-only commands (help, digest) have no subcommand
+            _add_command(sub, command)
 
     corpus = sub.add_parser("corpus", help="manage the corpus")
     corpus_sub = corpus.add_subparsers(dest="corpus_command", metavar="ACTION", required=True)
@@ -66,6 +48,26 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_platform_commands(sub)
     return parser
+
+
+def _add_command(sub: Any, command: Command) -> None:
+    """`briefbot NAME [ARGUMENT] [--json]` for a command of the registry."""
+    parser = sub.add_parser(command.name, help=command.phrase)
+    argument = command.argument
+    if argument is not None:
+        if command.name == "ask":
+            help_text = f"{lower_first(argument.description)}; '-' reads one question per line from stdin (batch)"
+            parser.add_argument(argument.name, help=help_text)
+            parser.add_argument(
+                "--thread",
+                metavar="ID",
+                help="continue this thread (printed with every answer); in batch mode every line continues it",
+            )
+        else:
+            parser.add_argument(
+                argument.name, nargs=None if argument.required else "?", help=lower_first(argument.description)
+            )
+    parser.add_argument("--json", action="store_true", help="print JSON")
 
 
 def _add_platform_commands(sub: Any) -> None:
@@ -136,60 +138,25 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.command == "run":
         return run(settings)
+    command = registry.find(args.command)
+    if command is None or command.json is None:  # pragma: no cover - argparse only offers registered commands
+        raise CommandError(f"unknown command {args.command!r}")
     bot = build_bot(settings)
-    engine = bot.engine
-    if args.command == "brief":
-        if args.json:
-            _print_json(engine.briefing().to_dict())
-        else:
-            _print_reply(bot.brief())
-    elif args.command == "takeaways":
-        reply = bot.takeaways(args.topic)
-        if args.json:
-            result = engine.takeaways(args.topic.strip() if args.topic and args.topic.strip() else None)
-            _print_json(
-                result.to_dict()
-                | ({} if result.covered else {"covered": False, "suggestions": list(result.suggestions)})
-            )
-        else:
-            _print_reply(reply)
-    elif args.command in {"timeline", "perspectives"}:
-        reply = bot.run(args.command, args.topic or "", Conversation("console"))
-        if args.json:
-            topic = " ".join((args.topic or "").split()) or None
-            view = engine.timeline(topic) if args.command == "timeline" else engine.perspectives(topic)
-            _print_json(view.to_dict())
-        else:
-            _print_reply(reply)
-    elif args.command == "ask":
+    text = getattr(args, command.argument.name) or "" if command.argument else ""
+    if command.name == "ask":
         if args.thread is not None and not args.thread.strip():
             raise CommandError("--thread needs an id (the 'thread' value printed with an earlier answer).")
-        if args.question == "-":
+        if text == "-":
             return _ask_batch(bot, args.thread, as_json=args.json)
-        reply = bot.ask(args.question, args.thread)
-        if args.json:
-            _print_json(_answer_json(bot, reply))
-        else:
-            _print_reply(reply)
-            sys.stdout.write(f"thread: {reply.thread_id}\n")
-    elif args.command == "sources":
-        if args.json:
-            _print_json({"sources": [s.to_dict() for s in engine.sources()]})
-        else:
-            _print_reply(bot.sources())
+    conversation = Conversation("console", thread=getattr(args, "thread", None))
+    if args.json:
+        _print_json(command.json(bot, text, conversation))
+        return 0
+    reply = bot.run(command.name, text, conversation)
+    _print_reply(reply)
+    if command.name == "ask":
+        sys.stdout.write(f"thread: {reply.thread_id}\n")
     return 0
-
-
-def _answer_json(bot: Any, reply: Reply) -> dict[str, Any]:
-    """The `ask --json` object: the stored turn (answer text and citations) and its thread."""
-    turn = bot.store.history(reply.thread_id or "", limit=1)[-1]
-    return {
-        "answered": turn.answered,
-        "answer": turn.answer,
-        "citations": [c.to_dict() for c in turn.citations],
-        "thread": reply.thread_id,
-        **({} if turn.answered else {"suggestions": list(reply.suggestions)}),
-    }
 
 
 def _ask_batch(bot: Any, thread: str | None, *, as_json: bool) -> int:
@@ -200,7 +167,10 @@ def _ask_batch(bot: Any, thread: str | None, *, as_json: bool) -> int:
         if not question:
             continue
         try:
-            reply = bot.ask(question, thread)
+            if as_json:
+                result = ask_command.as_json(bot, question, Conversation("console", thread=thread))
+            else:
+                reply = bot.ask(question, thread)
         except (CommandError, ValueError) as exc:
             if as_json:
                 sys.stdout.write(json.dumps({"error": str(exc), "question": question[:200]}, ensure_ascii=False) + "\n")
@@ -209,7 +179,7 @@ def _ask_batch(bot: Any, thread: str | None, *, as_json: bool) -> int:
             sys.stdout.flush()
             continue
         if as_json:
-            sys.stdout.write(json.dumps(_answer_json(bot, reply), ensure_ascii=False) + "\n")
+            sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
         else:
             _print_reply(reply)
             sys.stdout.write(f"thread: {reply.thread_id}\n\n")

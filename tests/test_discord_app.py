@@ -19,9 +19,10 @@ import sqlalchemy as sa
 from bot.adapters.discord._delivery import NO_THREAD_PERMISSION, SOMETHING_WENT_WRONG
 from bot.adapters.discord.client import BriefbotClient
 from bot.adapters.discord.runner import create_client
-from bot.core import BriefingBot, Bullet, Reply
+from bot.core import BriefingBot, Bullet, Conversation, Reply
 from bot.render.discord import escape
 from bot.storage.schema import threads
+from briefings.models import SourceDigest
 
 from .discord_fixtures import (
     ASKER,
@@ -91,13 +92,13 @@ async def test_brief_defers_then_follows_up(
 ) -> None:
     """/brief acknowledges first (callback type 5), computes in a worker thread, then follows up via the webhook."""
     seen: list[tuple[int, int]] = []
-    brief = bot.brief
+    run = bot.run
 
-    def observed_brief() -> Reply:
+    def observed_run(name: str, text: str, conversation: Conversation) -> Reply:
         seen.append((threading.get_ident(), len(fake.requests)))
-        return brief()
+        return run(name, text, conversation)
 
-    monkeypatch.setattr(bot, "brief", observed_brief)
+    monkeypatch.setattr(bot, "run", observed_run)
     await invoke(client, fake, "brief")
     callback, *rest = fake.requests
     assert callback.method == "POST" and callback.path.endswith("/callback")
@@ -106,7 +107,7 @@ async def test_brief_defers_then_follows_up(
     [(worker, requests_before)] = seen
     assert worker != threading.get_ident() and requests_before == 1  # off the event loop, after the defer
     body = follow_ups(fake)[0].json
-    assert body["embeds"][0]["title"] == escape(brief().title or "")
+    assert body["embeds"][0]["title"] == escape(bot.brief().title or "")
     assert "flags" not in body or not body["flags"] & EPHEMERAL
 
 
@@ -329,10 +330,15 @@ async def test_failing_command_tells_the_user_privately_and_logs(
 ) -> None:
     """An unexpected error becomes a private apology for the user and a logged cause; the next command works."""
 
-    def broken() -> Reply:
-        raise RuntimeError("index unreadable")
+    working, failures = bot.engine.sources, []
 
-    monkeypatch.setattr(bot, "sources", broken)
+    def broken() -> list[SourceDigest]:  # fails once, as a corrupted read would
+        if not failures:
+            failures.append(1)
+            raise RuntimeError("index unreadable")
+        return working()
+
+    monkeypatch.setattr(bot.engine, "sources", broken)
     with caplog.at_level(logging.ERROR):
         await invoke(client, fake, "sources")
     assert any("/sources failed" in r.getMessage() and "index unreadable" in (r.exc_text or "") for r in caplog.records)
@@ -348,7 +354,7 @@ async def test_long_reply_is_split_over_several_follow_ups(
 ) -> None:
     """A reply longer than one message allows goes out as several follow-ups, each within Discord's limits."""
     bullets = tuple(Bullet(f"Point {i}: " + "word " * 180) for i in range(40))
-    monkeypatch.setattr(bot, "brief", lambda: Reply("brief", title="Long", bullets=bullets))
+    monkeypatch.setattr(bot, "run", lambda *_: Reply("brief", title="Long", bullets=bullets))
     await invoke(client, fake, "brief")
     sent = follow_ups(fake)
     assert len(sent) > 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.cli import main
-from bot.core.commands import COMMANDS as CORE_COMMANDS
+from bot.core import registry
 
 from .discord_fixtures import APP_ID, GUILD_ID, DiscordFake
 
@@ -13,7 +13,7 @@ from .discord_fixtures import APP_ID, GUILD_ID, DiscordFake
 # create public threads 1<<35, send messages in threads 1<<38
 PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 16) | (1 << 35) | (1 << 38)
 LOGIN = ["GET /users/@me", "GET /oauth2/applications/@me"]
-COMMANDS = set(CORE_COMMANDS)
+COMMANDS = set(registry.names())
 
 
 @pytest.fixture

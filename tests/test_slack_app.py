@@ -24,9 +24,10 @@ from pydantic import SecretStr
 from bot.adapters.slack import InFlight, build_app
 from bot.adapters.slack.incoming import thread_key
 from bot.adapters.slack.responder import APOLOGY, NOT_A_MEMBER
-from bot.core import BriefingBot, Reply
+from bot.core import BriefingBot
 from bot.render.slack import THREAD_HINT, escape
 from bot.settings import SlackSettings
+from briefings.models import Briefing, SourceDigest
 
 from .slack_mock import (
     BOT_ID,
@@ -133,19 +134,19 @@ async def test_command_is_acked_before_the_answer_is_posted(
 ) -> None:
     """/brief gets its HTTP 200 while the core is still working; the briefing is posted afterwards as blocks."""
     release = threading.Event()
-    brief = workspace.bot.brief
+    briefing = workspace.bot.engine.briefing
 
-    def held_brief() -> Reply:
+    def held_briefing() -> Briefing:
         release.wait(10)
-        return brief()
+        return briefing()
 
-    monkeypatch.setattr(workspace.bot, "brief", held_brief)
+    monkeypatch.setattr(workspace.bot.engine, "briefing", held_briefing)
     response = await workspace.command("/brief")
     assert response.status == 200 and await response.text() == ""
     assert workspace.slack.posted("chat.postMessage") == []  # acked while the answer was still being made
     release.set()
     [post] = await workspace.slack.wait_for("chat.postMessage")
-    reply = brief()
+    reply = workspace.bot.brief()
     blocks = post.params["blocks"]
     assert post.params["channel"] == CHANNEL and "thread_ts" not in post.params
     assert blocks[0]["text"]["text"] == f"*{escape(reply.title or '')}*"
@@ -187,7 +188,7 @@ async def test_command_prefix_renames_commands_and_mentions_of_them(bot: Briefin
     [brief] = slack.posted("chat.postMessage")
     [help_] = slack.posted("response_url")
     assert "/news-sources lists them; /news-ask answers questions" in shown(brief)
-    assert "• /news-ask &lt;question&gt;" in shown(help_) and "• /news-help: this list" in shown(help_)
+    assert "• /news-ask &lt;question&gt;" in shown(help_) and "• /news-help: what briefbot can do" in shown(help_)
 
 
 async def test_help_as_a_commands_text_shows_help(workspace: Workspace) -> None:
@@ -376,10 +377,15 @@ async def test_failure_is_logged_apologised_for_and_the_app_keeps_serving(
 ) -> None:
     """A core failure is logged with its traceback, the user gets a short apology, and the next request works."""
 
-    def broken_sources() -> Reply:
-        raise RuntimeError("the index is corrupted")
+    working, failures = workspace.bot.engine.sources, []
 
-    monkeypatch.setattr(workspace.bot, "sources", broken_sources)
+    def broken_sources() -> list[SourceDigest]:  # fails once, as a corrupted read would
+        if not failures:
+            failures.append(1)
+            raise RuntimeError("the index is corrupted")
+        return working()
+
+    monkeypatch.setattr(workspace.bot.engine, "sources", broken_sources)
     await workspace.command("/sources")
     [apology] = await workspace.slack.wait_for("response_url")
     assert apology.params["response_type"] == "ephemeral" and APOLOGY in shown(apology)

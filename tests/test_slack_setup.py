@@ -14,8 +14,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 
 from bot.adapters.slack import CommandNames, build_app, build_client
 from bot.adapters.slack.manifest import BOT_EVENTS, BOT_SCOPES, main, manifest
-from bot.core import BriefingBot
-from bot.core.commands import COMMANDS
+from bot.core import BriefingBot, registry
 from bot.settings import SlackSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +32,7 @@ def test_command_names_follow_the_prefix(prefix: str, brief: str, help_: str) ->
     names = CommandNames(prefix)
     assert names.slash("brief") == brief and names.slash("help") == help_
     assert names.command_for(brief) == "brief"
-    assert set(names.all()) == set(COMMANDS)
+    assert set(names.all()) == set(registry.names())
 
 
 @pytest.mark.parametrize("prefix", ["News-", "news ", "-news", "news/", "n" * 23, "ñews-"])
@@ -63,7 +62,7 @@ def test_manifest_declares_what_the_adapter_needs() -> None:
     assert [c["command"] for c in commands] == list(CommandNames().all().values())
     assert all(len(c["command"]) <= 32 and c["description"] and c["should_escape"] is False for c in commands)
     hints = {c["command"]: c.get("usage_hint") for c in commands}
-    assert hints["/ask"] == "[question]" and hints["/takeaways"] == "[topic]"
+    assert hints["/ask"] == "<question>" and hints["/takeaways"] == "[topic]"
     scopes = set(data["oauth_config"]["scopes"]["bot"])
     assert {"commands", "chat:write", "app_mentions:read", "channels:history", "groups:history", "im:history"} <= scopes
     assert "users:read" in scopes  # who may manage digests: workspace admins

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
-from bot.core import BriefingBot, CommandError, Conversation, Reply
+from bot.core import BriefingBot, CommandError, Conversation, Reply, registry
 from bot.render.text import render_text
 
 if TYPE_CHECKING:
@@ -23,11 +23,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BANNER = (
-    "briefbot console: /brief, /ask <question>, /takeaways [topic], /timeline [topic], /perspectives [topic], "
-    "/sources, /digest, /help. "
-    "After an answer, type a plain line to follow up; /new starts a new thread; /quit or Ctrl-D leaves."
-)
+def banner() -> str:
+    """The console's first line: every command of the registry, and how threads work here."""
+    # A command whose argument has its own long hint (/digest's actions) shows only its name here.
+    usages = ", ".join(f"/{c.name}" if c.argument and c.argument.hint else c.usage for c in registry.commands())
+    return (
+        f"briefbot console: {usages}. "
+        "After an answer, type a plain line to follow up; /new starts a new thread; /quit or Ctrl-D leaves."
+    )
 
 
 class ConsoleSession:
@@ -85,7 +88,7 @@ def run_console(
     if interactive:
         with contextlib.suppress(ImportError):  # line editing and history at the prompt, where available
             import readline  # noqa: F401
-        stdout.write(BANNER + "\n\n")
+        stdout.write(banner() + "\n\n")
     if digests is not None:
         try:
             return asyncio.run(_serve_with_digests(session, stdin, digests, interactive))

@@ -1,6 +1,21 @@
-"""Platform-neutral commands. Nothing here imports a chat SDK: adapters translate in and out."""
+"""Platform-neutral commands. Nothing here imports a chat SDK: adapters translate in and out.
 
-from bot.core.commands import BriefingBot, CommandError, Conversation, parse_command
+bot.core.registry lists the commands (one module each in bot/core/commands/); BriefingBot runs them.
+"""
+
+from bot.core.base import CommandError, Conversation
+from bot.core.bot import BriefingBot, parse_command
+from bot.core.registry import Argument, Command
 from bot.core.replies import Bullet, Paragraph, Reply
 
-__all__ = ["BriefingBot", "Bullet", "CommandError", "Conversation", "Paragraph", "Reply", "parse_command"]
+__all__ = [
+    "Argument",
+    "BriefingBot",
+    "Bullet",
+    "Command",
+    "CommandError",
+    "Conversation",
+    "Paragraph",
+    "Reply",
+    "parse_command",
+]

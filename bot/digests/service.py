@@ -28,7 +28,7 @@ from bot.digests.models import FINAL_STATES, Delivery, DeliveryState, DigestSubs
 from bot.digests.sender import ChannelGone, DeliveryError, DigestSender, PermanentError, RetryLater, TransientError
 
 if TYPE_CHECKING:
-    from bot.core.commands import BriefingBot
+    from bot.core.bot import BriefingBot
 
 log = logging.getLogger(__name__)
 

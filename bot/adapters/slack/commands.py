@@ -1,5 +1,4 @@
-"""Slash commands: /brief, /ask, /takeaways, /timeline, /perspectives, /sources, /digest and help, under the
-workspace's command prefix.
+"""Slash commands: every command of the core's registry, under the workspace's command prefix.
 
 Each acks at once, then answers: public replies with chat.postMessage, help and errors privately through the
 command's response_url. /ask posts its answer as a channel message that roots a thread for follow-ups. /digest
@@ -20,19 +19,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.adapters.slack.digest_sender import can_manage_digests
 from bot.adapters.slack.incoming import plain_text, thread_key
 from bot.adapters.slack.responder import Responder, cannot_post_here
-from bot.core import BriefingBot, Conversation, Paragraph, Reply
+from bot.core import Command, Conversation, Paragraph, Reply, registry
 
 Listener = Callable[..., Awaitable[None]]
-
-# The commands whose reply is simply shown: the command's text (already plain) -> the core's reply.
-_SHOWN: dict[str, Callable[[BriefingBot, str], Reply]] = {
-    "brief": lambda bot, _text: bot.brief(),
-    "takeaways": lambda bot, text: bot.takeaways(text or None),
-    "timeline": lambda bot, text: bot.timeline(text or None),
-    "perspectives": lambda bot, text: bot.perspectives(text or None),
-    "sources": lambda bot, _text: bot.sources(),
-    "help": lambda bot, _text: bot.help(),
-}
 
 # A digest subscribed in a channel the bot is not in could never be posted.
 DIGEST_NEEDS_MEMBERSHIP = (
@@ -44,13 +33,18 @@ _CHANGES_CHANNEL = frozenset({"subscribe", "unsubscribe"})
 
 def register(app: AsyncApp, responder: Responder, digest_admins: frozenset[str] = frozenset()) -> None:
     """`digest_admins`: Slack user ids who may manage any channel's digests (BRIEFBOT_SLACK_DIGEST_ADMINS)."""
-    for command, produce in _SHOWN.items():
-        app.command(responder.names.slash(command))(_shown(responder, command, produce))
-    app.command(responder.names.slash("ask"))(_ask(responder))
-    app.command(responder.names.slash("digest"))(_digest(responder, digest_admins))
+    for command in registry.commands():
+        if command.name == "ask":
+            listener = _ask(responder)
+        elif command.name == "digest":
+            listener = _digest(responder, digest_admins)
+        else:
+            listener = _shown(responder, command)
+        app.command(responder.names.slash(command.name))(listener)
 
 
-def _shown(responder: Responder, command: str, produce: Callable[[BriefingBot, str], Reply]) -> Listener:
+def _shown(responder: Responder, command: Command) -> Listener:
+    """Any command whose reply is simply shown: in the channel, or privately when the reply is ephemeral."""
     bot = responder.bot
 
     async def on_command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:
@@ -60,10 +54,14 @@ def _shown(responder: Responder, command: str, produce: Callable[[BriefingBot, s
         async def tell(reply: Reply) -> None:
             await responder.respond_ephemeral(respond, reply)
 
-        async with responder.inflight.track(), responder.answering(f"/{command}", tell):
+        async with responder.inflight.track(), responder.answering(command.usage.split()[0], tell):
             # `/brief help` and friends: Slack's convention for asking any command how it works.
-            reply = bot.help() if text.lower() == "help" else await responder.core(produce, bot, text)
-            if reply.ephemeral:
+            conversation = Conversation("slack", body.get("channel_id"), body.get("user_id"))
+            if text.lower() == "help":
+                reply = bot.help()
+            else:
+                reply = await responder.core(bot.run, command.name, text, conversation)
+            if reply.ephemeral or command.visibility == "private":
                 await tell(reply)
             else:
                 await responder.post(client, body["channel_id"], reply)

@@ -1,4 +1,4 @@
-"""The Slack app manifest an admin pastes into "Create an app > From a manifest", built from the code's own names.
+"""The Slack app manifest an admin pastes into "Create an app > From a manifest", built from the command registry.
 
 config/slack-manifest.yaml is this with no prefix, in Socket Mode (a test keeps the two equal). For a command
 prefix or HTTP mode, print your own:
@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from bot.adapters.slack.names import CommandNames
+from bot.core import registry
 
 # What the code calls: slash commands, chat.postMessage/postEphemeral, conversations.history (digest markers),
 # users.info (who may manage digests), and the events it listens to.
@@ -29,26 +30,14 @@ BOT_SCOPES = (
     "users:read",
 )
 BOT_EVENTS = ("app_mention", "message.channels", "message.groups", "message.im")
-COMMANDS: dict[str, tuple[str, str]] = {  # command -> (description, usage hint)
-    "brief": ("The briefing: headline, summary and key takeaways, with sources", ""),
-    "ask": ("A short cited answer; reply in its thread to follow up", "[question]"),
-    "takeaways": ("Key takeaways for the story, or for one topic", "[topic]"),
-    "timeline": ("The dated events in order, each cited", "[topic]"),
-    "perspectives": ("Who argues what: supportive and critical views side by side", "[topic]"),
-    "sources": ("The articles briefbot reads, each with a summary", ""),
-    "digest": ("Scheduled digests for this channel", "subscribe <when> | list | now | unsubscribe [id]"),
-    "help": ("What briefbot can do, and how to ask it", ""),
-}
-
 
 def manifest(names: CommandNames, request_url: str | None = None, app_name: str = "briefbot") -> dict[str, Any]:
     """The manifest for these command names: Socket Mode, or HTTP mode when `request_url` is given."""
     slash_commands = []
-    for command, slash in names.all().items():
-        description, usage_hint = COMMANDS[command]
-        entry: dict[str, Any] = {"command": slash, "description": description}
-        if usage_hint:
-            entry["usage_hint"] = usage_hint
+    for command in registry.commands():
+        entry: dict[str, Any] = {"command": names.slash(command.name), "description": command.summary}
+        if command.argument:
+            entry["usage_hint"] = command.argument.usage
         if request_url:
             entry["url"] = request_url
         entry["should_escape"] = False

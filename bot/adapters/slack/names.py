@@ -7,17 +7,21 @@ without a prefix: a bare /help is too generic to claim in a shared workspace, so
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from dataclasses import dataclass
 
-from bot.core import Reply
-from bot.core.commands import COMMANDS
+from bot.core import Reply, registry
 
 MAX_COMMAND_CHARS = 32  # Slack's limit, slash included
 UNPREFIXED_HELP = "briefbot-help"
 _PREFIX = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
-# A core command written in bot-authored text: "/sources lists them", "Try /help".
-_MENTIONED = re.compile(r"(?<![\w/])/(" + "|".join(COMMANDS) + r")\b(?![-/])")
+
+
+@functools.cache
+def _mentioned(commands: tuple[str, ...]) -> re.Pattern[str]:
+    """A core command written in bot-authored text: "/sources lists them", "Try /help"."""
+    return re.compile(r"(?<![\w/])/(" + "|".join(map(re.escape, commands)) + r")\b(?![-/])")
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ class CommandNames:
         return f"/{self.prefix}{command}"
 
     def all(self) -> dict[str, str]:
-        return {command: self.slash(command) for command in COMMANDS}
+        return {command: self.slash(command) for command in registry.names()}
 
     def command_for(self, slash: str) -> str:
         """The core command a Slack command name stands for ('/news-ask' -> 'ask')."""
@@ -72,4 +76,4 @@ class CommandNames:
         )
 
     def _rename(self, text: str) -> str:
-        return _MENTIONED.sub(lambda m: self.slash(m.group(1)), text)
+        return _mentioned(registry.names()).sub(lambda m: self.slash(m.group(1)), text)

@@ -14,13 +14,13 @@ from bot.adapters.discord._delivery import (
     start_thread,
 )
 from bot.adapters.discord.client import client_of
-from bot.core import Paragraph, Reply
-from bot.core.commands import MAX_INPUT_CHARS
+from bot.core import Command, Paragraph, Reply
+from bot.core.base import MAX_INPUT_CHARS
 
 
-def register(tree: app_commands.CommandTree) -> None:
-    @tree.command(name="ask", description="Ask a question; the answer cites its sources")
-    @app_commands.describe(question="Your question, e.g. When did Trump and Putin last speak?")
+def register(tree: app_commands.CommandTree, command: Command) -> None:
+    @tree.command(name=command.name, description=command.summary)
+    @app_commands.describe(question=command.argument.description if command.argument else "Your question")
     async def ask(interaction: discord.Interaction, question: app_commands.Range[str, 1, MAX_INPUT_CHARS]) -> None:
         # Discord's client enforces the core's length limit; the core still cleans and checks the text.
         core = client_of(interaction).core

@@ -13,8 +13,8 @@ from discord import app_commands
 from bot.adapters.discord._delivery import compute, defer, follow_up
 from bot.adapters.discord.client import client_of
 from bot.adapters.discord.digest_sender import can_manage_digests
-from bot.core import Conversation
-from bot.core.commands import MAX_DIGEST_CHARS
+from bot.core import Command, Conversation
+from bot.core.base import MAX_DIGEST_CHARS
 
 _CHANGES = frozenset({"subscribe", "unsubscribe"})
 _PUBLIC = _CHANGES | {"now"}
@@ -32,8 +32,8 @@ async def _run(interaction: discord.Interaction, action: str, argument: str = ""
     await follow_up(interaction, await compute(core, lambda: core.run("digest", text, conversation)))
 
 
-def register(tree: app_commands.CommandTree) -> None:
-    digest = app_commands.Group(name="digest", description="Scheduled digests for this channel")
+def register(tree: app_commands.CommandTree, command: Command) -> None:
+    digest = app_commands.Group(name=command.name, description=command.summary)
 
     @digest.command(name="subscribe", description="Schedule a digest for this channel (Manage Channels)")
     @app_commands.describe(

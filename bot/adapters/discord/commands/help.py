@@ -9,11 +9,11 @@ from discord import app_commands
 
 from bot.adapters.discord._delivery import compute, defer, follow_up
 from bot.adapters.discord.client import client_of, follow_up_hint
-from bot.core import Paragraph
+from bot.core import Command, Paragraph
 
 
-def register(tree: app_commands.CommandTree) -> None:
-    @tree.command(name="help", description="What briefbot can do")
+def register(tree: app_commands.CommandTree, command: Command) -> None:
+    @tree.command(name=command.name, description=command.summary)
     async def help(interaction: discord.Interaction) -> None:
         client = client_of(interaction)
         await defer(interaction, ephemeral=True)

@@ -1,0 +1,1 @@
+"""The commands, one module each. Every module declares `COMMAND = Command(...)`; bot.core.registry finds them."""
