@@ -1,10 +1,12 @@
-"""The corpus briefing at scale on real news: cold time, warm time, size and what its takeaways carry.
+"""The corpus briefing at scale on real news: cold and warm time, adding one article, and what the takeaways carry.
 
 For each size N (the first N files of ../shared/bench/news10k in sorted order, as bench/qa_news10k.py takes them,
 sharing its --workdir so an index built by either is reused): the articles go through `briefbot corpus import`,
-the engine is built as the bot builds it, the cached briefing is dropped and the briefing computed cold, then
-served warm. Printed: seconds cold and warm, words, takeaways, takeaways carrying a name/date/figure, takeaways
-opening on a dangling reference ("This", "They", ...). Skips cleanly when ../shared is absent.
+the engine is built as the bot builds it, the cached briefing, topics, timeline and perspectives are dropped and
+computed cold, then served warm. Then the next article of news10k is imported with `briefbot corpus import` and
+the engine refreshed as the running bot does (new threads, briefing and topics recomputed; timed), and removed
+again. Printed: seconds cold and warm, words, takeaways, takeaways carrying a name/date/figure, takeaways opening
+on a dangling reference ("This", "They", ...), story threads, peak RSS. Skips cleanly when ../shared is absent.
 
     python bench/brief_news10k.py [--sizes 1000,10000] [--workdir DIR]
 """
@@ -13,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import re
+import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +46,13 @@ def run_size(n: int, source: Path, work: Path) -> None:
     start = time.perf_counter()
     engine.briefing()
     warm = time.perf_counter() - start
+    views: dict[str, float] = {}
+    cold_views = {"topics": engine.topics, "timeline": engine.timeline, "perspectives": engine.perspectives}
+    for kind, compute in cold_views.items():
+        engine.index.store(kind if kind == "topics" else f"{kind}:", "stale", None)
+        start = time.perf_counter()
+        compute()
+        views[kind] = time.perf_counter() - start
     texts = [briefing.headline, *(s.text for s in briefing.summary), *(t.text for t in briefing.takeaways)]
     words = sum(len(t.split()) for t in texts)
     specific = sum(1 for t in briefing.takeaways if _SPECIFIC.search(t.text))
@@ -52,7 +63,38 @@ def run_size(n: int, source: Path, work: Path) -> None:
     print(f"  briefing cold {cold:.2f} s, warm {warm * 1000:.1f} ms; {words} words, {count} takeaways")
     print(f"  takeaways with a name/date/figure {specific}/{len(briefing.takeaways)}; dangling openings {dangling}")
     print(f"  headline: {briefing.headline}")
+    print("  cold: " + ", ".join(f"{kind} {seconds:.2f} s" for kind, seconds in views.items()))
+    print(f"  story threads: {engine.index.thread_count()} over {len(engine.retriever.snapshot()[1])} passages")
+    _add_one(engine, corpus, data, source, n)
+    print(f"  peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     engine.close()
+
+
+def _add_one(engine: BriefingEngine, corpus: Path, data: Path, source: Path, n: int) -> None:
+    """Import the next article of news10k as a user would, refresh as the bot does, time it, then remove it."""
+    extra = sorted(source.glob("*.md"))[n]
+    briefbot = Path(sys.executable).parent / "briefbot"
+    done = subprocess.run(
+        [str(briefbot), "--corpus", str(corpus), "--data", str(data), "corpus", "import", str(extra)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    doc_id = done.stdout.split("added: ", 1)[1].split()[0]
+    start = time.perf_counter()
+    report = engine.refresh()  # the bot's own step after an import: index, embed, threads, topics
+    refreshed = time.perf_counter() - start
+    start = time.perf_counter()
+    engine.briefing()
+    briefed = time.perf_counter() - start
+    print(
+        f"  add one article ({', '.join(report.added)}): refresh {refreshed:.2f} s (topics included), "
+        f"then briefing {briefed:.2f} s: {refreshed + briefed:.2f} s until both are current"
+    )
+    (corpus / f"{doc_id}.md").unlink()
+    start = time.perf_counter()
+    engine.refresh()
+    print(f"  remove it again: refresh {time.perf_counter() - start:.2f} s")
 
 
 def main() -> int:

@@ -296,6 +296,10 @@ class SentenceIndex:
             self._db.execute("COMMIT")
         return int(gone) + int(orphans)
 
+    def thread_count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT count(DISTINCT leader) FROM threads").fetchone()[0])
+
     def largest_threads(self, limit: int) -> list[tuple[str, int, int]]:
         """(leader hash, articles, passages) of the threads reported by the most articles."""
         with self._lock:
@@ -451,6 +455,30 @@ class SentenceIndex:
                 (model,),
             ).fetchone()
         return int(row[0])
+
+    def vector_row_ids(self, model: str) -> np.ndarray:
+        """The row ids of the embedded passages, ascending (the rows `each_vector_chunk` visits)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT p.id FROM passages p JOIN embeddings e ON e.model = ? AND e.text_hash = p.text_hash"
+                " ORDER BY p.id",
+                (model,),
+            ).fetchall()
+        return np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+
+    def vectors_of_rows(self, model: str, dimensions: int, row_ids: Sequence[int]) -> np.ndarray:
+        """The vectors of these passage rows, in the order given (rows without a vector are an error)."""
+        ids = [int(i) for i in row_ids]
+        with self._lock:
+            found: dict[int, bytes] = dict(
+                self._db.execute(
+                    "SELECT p.id, e.vector FROM passages p JOIN embeddings e"
+                    " ON e.model = ? AND e.text_hash = p.text_hash WHERE p.id IN (SELECT value FROM json_each(?))",
+                    (model, json.dumps(ids)),
+                ).fetchall()
+            )
+        raw = b"".join(found[i] for i in ids)
+        return np.frombuffer(raw, dtype=np.float32).reshape(len(ids), dimensions)
 
     def each_vector_chunk(
         self, model: str, dimensions: int, visit: Callable[[np.ndarray, np.ndarray], None], chunk: int = 4096

@@ -6,11 +6,16 @@ import itertools
 from datetime import date
 from pathlib import Path
 
+import numpy as np
+import pytest
+
+from briefings import retrieval
 from briefings.engine import BriefingEngine, display_text
 from briefings.loading import load_corpus
 from briefings.models import Citation, Takeaway
 from briefings.perspectives import CRITICAL, SUPPORTIVE, sides
 from briefings.reader import DANGLING
+from briefings.retrieval import Retriever
 from briefings.text import terms
 from briefings.timeline import find_date
 
@@ -214,3 +219,39 @@ def test_timeline_and_perspectives_commands_on_the_console_and_json_cli(
     assert main(["--corpus", str(DEFAULT_CORPUS), "--data", str(data_dir), "perspectives", "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)  # type: ignore[attr-defined]
     assert printed["supportive"] and printed["critical"]
+
+
+def test_reload_after_one_article_reads_only_its_vectors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Adding an article loads its passages' vectors into the existing matrix (same rows, same values as a full
+    load where vectors are kept whole; the kept projection where they are reduced); a large change reprojects."""
+    corpus = _corpus(tmp_path, 2)
+    engine = BriefingEngine(corpus, tmp_path / "data")
+    (corpus / "pier-9.md").write_text(_article("pier-9", "Pier closed again", ["Latest: " + _REPORT[0], *_REPORT[1:]]))
+    read: list[int] = []
+    whole = engine.index.vectors_of_rows
+    monkeypatch.setattr(engine.index, "vectors_of_rows", lambda *a: read.append(len(a[2])) or whole(*a))
+    engine.refresh()
+    _, row_ids, matrix, _ = engine.retriever.snapshot()
+    full = Retriever(engine.index, engine.retriever.encoder)
+    full.reload()
+    _, full_ids, full_matrix, _ = full.snapshot()
+    assert read and 0 < read[0] < len(row_ids)  # only the new article's rows were read
+    assert np.array_equal(row_ids, full_ids) and np.allclose(matrix, full_matrix)
+
+    # Reduced vectors: a small change keeps the projection, a large one recomputes it.
+    monkeypatch.setattr(retrieval, "REDUCE_ABOVE_PASSAGES", 4)
+    reduced = Retriever(engine.index, engine.retriever.encoder)
+    reduced.reload()
+    _, ids_before, _, centred = reduced.snapshot()
+    basis = reduced._basis
+    assert centred and basis is not None
+    (corpus / "pier-10.md").write_text(_article("pier-10", "Pier reopens", [_REPORT[1]]))
+    engine.refresh()
+    reduced.reload()
+    assert reduced._basis is basis and len(reduced.snapshot()[1]) > len(ids_before)
+    monkeypatch.setattr(retrieval, "REPROJECT_AFTER_CHURN", 0.0)
+    (corpus / "pier-11.md").write_text(_article("pier-11", "Pier again", [_REPORT[2]]))
+    engine.refresh()
+    reduced.reload()
+    assert reduced._basis is not basis
+    engine.close()
