@@ -682,12 +682,13 @@ class BriefingEngine:
 
     def _compute_perspectives(self, topic: str | None) -> dict[str, list[dict[str, Any]]]:
         common = self._common()
+        principals = frozenset(key for key in common if " " not in key)
         by_side: dict[str, list[tuple[float, Sentence, list[Sentence], str]]] = {SUPPORTIVE: [], CRITICAL: []}
         for sentence, lead_in, base in self._view_candidates(topic):
             score = point_score(sentence, lead_in, frozenset(), common, max_words=VIEW_MAX_WORDS)
             if score <= 0:
                 continue
-            for side in sides(display_text(sentence.text)):
+            for side in sides(display_text(sentence.text), principals):
                 by_side[side].append((score + base, sentence, lead_in, side))
         return {
             "supportive": _distinct_points(by_side[SUPPORTIVE], MAX_VIEWS),

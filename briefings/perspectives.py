@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import re
 
+from briefings.text import terms
+
 _WORD = re.compile(r"[a-z]+")
 _HOLDER = re.compile(
     r"(?:\b(?i:critics?|opponents?|skeptics?|sceptics?|detractors?|supporters?|proponents?|backers?|defenders?|"
     r"advocates?|observers?|analysts?|experts?|officials?|commentators?|lawmakers?|diplomats?|governments?|some|"
-    r"others|many)\b[^.;]{0,60}?|\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+){0,2}\s+(?:\w+\s+){0,2}?)\b(?:said|says|say|argued?|argues|contend(?:ed|s)?|warn(?:ed|s)?|claim(?:ed|s)?|insist(?:ed|s)?|"
+    r"others|many)\b[^.;]{0,60}?|(?P<name>\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+){0,2}\s+(?:\w+\s+){0,2}?))\b(?:said|says|say|argued?|argues|contend(?:ed|s)?|warn(?:ed|s)?|claim(?:ed|s)?|insist(?:ed|s)?|"
     r"believe[sd]?|praised?|praises|criticized?|criticised?|criticizes|called|viewed|view|saw|see|sees|described|"
     r"accused|welcomed?|condemned?|dismissed?|hailed?|questioned?|suggested?|maintain(?:ed|s)?|expressed|"
     r"stated|defended?|applauded?|endorsed?|rejected?|denounced?|fear(?:ed|s)?)\b"
@@ -199,15 +201,29 @@ _CONTRAST = re.compile(r",\s*(?:while|whereas|but)\s+|;\s*|\s+whereas\s+")
 SUPPORTIVE, CRITICAL = "supportive", "critical"
 
 
-def is_view(text: str) -> bool:
-    """The sentence attributes a stance to someone."""
-    return _HOLDER.search(text) is not None
+def is_view(text: str, principals: frozenset[str] = frozenset()) -> bool:
+    """The sentence attributes a stance to someone other than the story's principals.
+
+    `principals` are the stemmed names the corpus is about (its most widespread names): what they say or want is
+    their position in the story, reported as news, not a view of it from a supporter or a critic. A holder named
+    by a capitalised word must be a name: "In this view" holds nothing."""
+    start = 0
+    while (found := _HOLDER.search(text, start)) is not None:
+        name = found.group("name")
+        if not name:
+            return True
+        stems = terms(name)
+        # a capitalised function word opening the sentence ("In this view ...") is nobody
+        if stems and principals.isdisjoint(stems):
+            return True
+        start = found.start() + 1  # "Russian officials said": the officials may still hold a view
+    return False
 
 
-def sides(text: str) -> set[str]:
+def sides(text: str, principals: frozenset[str] = frozenset()) -> set[str]:
     """The sides the sentence's views take: supportive, critical, both (two clauses set against each other), or
-    none when it attributes no view or its side cannot be told."""
-    if not is_view(text):
+    none when it attributes no view (see `is_view`) or its side cannot be told."""
+    if not is_view(text, principals):
         return set()
     found = {side for clause in _CONTRAST.split(text) if (side := _clause_side(clause))}
     return found or ({whole} if (whole := _clause_side(text)) else set())

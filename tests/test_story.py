@@ -183,6 +183,13 @@ def test_view_sides_come_from_holders_verbs_and_evaluations() -> None:
     both = "Some observers saw it as a pragmatic step, while others viewed it as a risky gambit."
     assert sides(both) == {SUPPORTIVE, CRITICAL}
     assert sides("The summit was held in Helsinki.") == set()
+    # the story's own principals state positions, not views of the story; third parties in the sentence still do
+    principals = frozenset(terms("Putin Trump"))
+    assert sides("President Donald Trump expressed a strong desire to meet.", principals) == set()
+    assert sides("President Donald Trump expressed a strong desire to meet.") == {SUPPORTIVE}
+    assert sides("Putin allies warned Trump officials said the plan was reckless.", principals) == {CRITICAL}
+    assert sides("In this view, the talks would see a breakthrough.") == set()
+    assert sides("Former President Donald Trump maintains a strong conviction.", principals) == set()
 
 
 def test_default_corpus_views_and_timeline_quote_verbatim(engine: BriefingEngine) -> None:
