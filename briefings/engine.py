@@ -89,7 +89,10 @@ THREADS_READ = 80  # the largest story threads a briefing considers
 MEMBERS_READ = 24  # passages read per thread, spread over its articles (a thread of 1,000 copies reads 24)
 MAX_SUPPORT = 4  # other articles cited beside a point's own
 BRIEF_TAKEAWAYS = 7
+# Modal hedges: a sentence built on one says what might happen, not what did.
+SPECULATIVE = re.compile(r"\b(?:[Cc]ould|[Mm]ight|may|[Ww]ould|[Pp]erhaps|[Pp]ossibly)\b")  # not the month
 HEADLINE_WORDS = 30
+HEADLINE_FROM = 5  # leading points the headline may come from
 REPEATED_POINT_OVERLAP = 0.5  # share of the smaller point's terms two points have in common to be one point
 MAX_BRIEF_WORDS = 300  # headline, summary and takeaways: a briefing is read in a minute
 MIN_BRIEF_TAKEAWAYS = 3
@@ -469,8 +472,11 @@ class BriefingEngine:
                 break
         if not chosen:
             return None
-        # The headline: the first of the three leading points short enough to read as one.
-        lead = next((i for i, (e, n) in enumerate(chosen[:3]) if n <= HEADLINE_WORDS and not e["context"]), None)
+        # The headline: the first of the leading points short enough to read as one that states what happened
+        # rather than what could happen (a speculative point stays a takeaway); else the first short one.
+        fits = [i for i, (e, n) in enumerate(chosen[:HEADLINE_FROM]) if n <= HEADLINE_WORDS and not e["context"]]
+        stated = [i for i in fits if not SPECULATIVE.search(self.sentence(*chosen[i][0]["main"]).text)]
+        lead = (stated or [i for i in fits if i < 3] or [None])[0]
         headline = chosen.pop(lead if lead is not None else 0)[0]["main"]
         summary = [entry for entry, _ in chosen[:2] if not entry["context"]][:2]
         rest = [entry for entry, _ in chosen if entry not in summary]
