@@ -3,10 +3,12 @@
 For each size N (the first N files of ../shared/bench/news10k in sorted order, as bench/qa_news10k.py takes them,
 sharing its --workdir so an index built by either is reused): the articles go through `briefbot corpus import`,
 the engine is built as the bot builds it, the cached briefing, topics, timeline and perspectives are dropped and
-computed cold, then served warm. Then the next article of news10k is imported with `briefbot corpus import` and
-the engine refreshed as the running bot does (new threads, briefing and topics recomputed; timed), and removed
-again. Printed: seconds cold and warm, words, takeaways, takeaways carrying a name/date/figure, takeaways opening
-on a dangling reference ("This", "They", ...), story threads, peak RSS. Skips cleanly when ../shared is absent.
+computed cold, then served warm. Then the next article of news10k (at 10k: of corpus/) is imported with
+`briefbot corpus import` and the engine refreshed as the running bot does (new threads, briefing and topics
+recomputed; timed), and removed again. Threads cold: the engine started on a copy of the index with its threads
+deleted (as after an upgrade that regroups them), against a start with them. Printed: seconds, words, takeaways,
+takeaways carrying a name/date/figure, dangling openings ("This", "They", ...), threads, peak RSS (before the
+threads-cold start). Skips cleanly when ../shared is absent.
 
     python bench/brief_news10k.py [--sizes 1000,10000] [--workdir DIR]
 """
@@ -14,8 +16,11 @@ on a dangling reference ("This", "They", ...), story threads, peak RSS. Skips cl
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import resource
+import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -68,11 +73,32 @@ def run_size(n: int, source: Path, work: Path) -> None:
     _add_one(engine, corpus, data, source, n)
     print(f"  peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     engine.close()
+    _threads_cold(corpus, data, work, ready)
+
+
+def _threads_cold(corpus: Path, data: Path, work: Path, ready: float) -> None:
+    copy = work / f"{data.name}-nothreads"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(data, copy)
+    with contextlib.closing(sqlite3.connect(copy / "index.sqlite3")) as db, db:
+        db.execute("DELETE FROM threads")
+    start = time.perf_counter()
+    engine = BriefingEngine(corpus, copy)
+    grouped = time.perf_counter() - start
+    print(
+        f"  threads cold: engine start {grouped:.1f} s with all passages grouped anew, {ready:.1f} s with them "
+        f"kept ({engine.index.thread_count()} threads)"
+    )
+    engine.close()
+    shutil.rmtree(copy)
 
 
 def _add_one(engine: BriefingEngine, corpus: Path, data: Path, source: Path, n: int) -> None:
-    """Import the next article of news10k as a user would, refresh as the bot does, time it, then remove it."""
-    extra = sorted(source.glob("*.md"))[n]
+    """Import the next article of news10k (at 10k, the first of this project's own corpus/) as a user would,
+    refresh as the bot does, time it, then remove it."""
+    available = sorted(source.glob("*.md"))
+    own = (p for p in sorted((ROOT / "corpus").glob("*.md")) if p.name != "README.md")
+    extra = available[n] if n < len(available) else next(own)
     briefbot = Path(sys.executable).parent / "briefbot"
     done = subprocess.run(
         [str(briefbot), "--corpus", str(corpus), "--data", str(data), "corpus", "import", str(extra)],

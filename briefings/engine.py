@@ -132,6 +132,7 @@ class BriefingEngine:
         self._sentences_lock = threading.Lock()
         self.fingerprint = ""
         self._sources_memo: tuple[str, list[SourceDigest]] | None = None
+        self._digests: dict[str, tuple[Article, SourceDigest]] = {}  # by doc id, with the article it was made from
         self._files: FileCache = {}  # corpus files read, by path: unchanged files are not parsed again
         self.refresh()
 
@@ -345,8 +346,15 @@ class BriefingEngine:
         )
 
     def sources(self) -> list[SourceDigest]:
+        """Every article's digest, in corpus order. After a change only the changed articles' are rebuilt."""
         if self._sources_memo is None or self._sources_memo[0] != self.fingerprint:
-            self._sources_memo = (self.fingerprint, [self.source(a.doc_id) for a in self.articles])
+            built: dict[str, tuple[Article, SourceDigest]] = {}
+            for article in self.articles:
+                known = self._digests.get(article.doc_id)
+                same = known is not None and known[0] == article  # text, title, url, date: all as before
+                built[article.doc_id] = known if same and known else (article, self.source(article.doc_id))
+            self._digests = built
+            self._sources_memo = (self.fingerprint, [digest for _, digest in built.values()])
         return list(self._sources_memo[1])
 
     # ------------------------------------------------------------------------------------------ corpus-wide
@@ -476,8 +484,8 @@ class BriefingEngine:
         # rather than what could happen (a speculative point stays a takeaway); else the first short one.
         fits = [i for i, (e, n) in enumerate(chosen[:HEADLINE_FROM]) if n <= HEADLINE_WORDS and not e["context"]]
         stated = [i for i in fits if not SPECULATIVE.search(self.sentence(*chosen[i][0]["main"]).text)]
-        lead = (stated or [i for i in fits if i < 3] or [None])[0]
-        headline = chosen.pop(lead if lead is not None else 0)[0]["main"]
+        lead = (stated or [i for i in fits if i < 3] or [0])[0]
+        headline = chosen.pop(lead)[0]["main"]
         summary = [entry for entry, _ in chosen[:2] if not entry["context"]][:2]
         rest = [entry for entry, _ in chosen if entry not in summary]
         return {"headline_ref": headline, "summary": summary, "takeaways": rest}
@@ -691,10 +699,13 @@ class BriefingEngine:
         principals = frozenset(key for key in common if " " not in key)
         by_side: dict[str, list[tuple[float, Sentence, list[Sentence], str]]] = {SUPPORTIVE: [], CRITICAL: []}
         for sentence, lead_in, base in self._view_candidates(topic):
+            found = sides(display_text(sentence.text), principals)  # the cheaper test first: few sentences are views
+            if not found:
+                continue
             score = point_score(sentence, lead_in, frozenset(), common, max_words=VIEW_MAX_WORDS)
             if score <= 0:
                 continue
-            for side in sides(display_text(sentence.text), principals):
+            for side in found:
                 by_side[side].append((score + base, sentence, lead_in, side))
         return {
             "supportive": _distinct_points(by_side[SUPPORTIVE], MAX_VIEWS),

@@ -472,9 +472,9 @@ class SentenceIndex:
         with self._lock:
             found: dict[int, bytes] = dict(
                 self._db.execute(
-                    "SELECT p.id, e.vector FROM passages p JOIN embeddings e"
-                    " ON e.model = ? AND e.text_hash = p.text_hash WHERE p.id IN (SELECT value FROM json_each(?))",
-                    (model, json.dumps(ids)),
+                    "SELECT p.id, e.vector FROM json_each(?) j CROSS JOIN passages p ON p.id = j.value"
+                    " JOIN embeddings e ON e.model = ? AND e.text_hash = p.text_hash",
+                    (json.dumps(ids), model),
                 ).fetchall()
             )
         raw = b"".join(found[i] for i in ids)

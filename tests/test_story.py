@@ -262,3 +262,20 @@ def test_reload_after_one_article_reads_only_its_vectors(tmp_path: Path, monkeyp
     reduced.reload()
     assert reduced._basis is not basis
     engine.close()
+
+
+def test_sources_rebuild_only_changed_articles(tmp_path: Path) -> None:
+    """After a change, unchanged articles keep their digest; a retitled article gets a new one."""
+    corpus = _corpus(tmp_path, 2)
+    engine = BriefingEngine(corpus, tmp_path / "data")
+    before = {d.doc_id: d for d in engine.sources()}
+    (corpus / "pier-9.md").write_text(_article("pier-9", "Pier closed again", _REPORT))
+    first = sorted(before)[0]
+    path = corpus / f"{first}.md"
+    path.write_text(path.read_text().replace(f"title: {before[first].title}", "title: A new title", 1))
+    engine.refresh()
+    after = {d.doc_id: d for d in engine.sources()}
+    assert set(after) == {*before, "pier-9"}
+    assert after[first].title == "A new title"
+    assert all(after[d] is before[d] for d in before if d != first)
+    engine.close()
