@@ -73,10 +73,13 @@ def run_size(n: int, source: Path, work: Path) -> None:
     _add_one(engine, corpus, data, source, n)
     print(f"  peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     engine.close()
-    _threads_cold(corpus, data, work, ready)
+    _threads_cold(corpus, data, work)
 
 
-def _threads_cold(corpus: Path, data: Path, work: Path, ready: float) -> None:
+def _threads_cold(corpus: Path, data: Path, work: Path) -> None:
+    start = time.perf_counter()
+    BriefingEngine(corpus, data).close()
+    restart = time.perf_counter() - start
     copy = work / f"{data.name}-nothreads"
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(data, copy)
@@ -86,7 +89,7 @@ def _threads_cold(corpus: Path, data: Path, work: Path, ready: float) -> None:
     engine = BriefingEngine(corpus, copy)
     grouped = time.perf_counter() - start
     print(
-        f"  threads cold: engine start {grouped:.1f} s with all passages grouped anew, {ready:.1f} s with them "
+        f"  threads cold: engine start {grouped:.1f} s with all passages grouped anew, {restart:.1f} s with them "
         f"kept ({engine.index.thread_count()} threads)"
     )
     engine.close()
