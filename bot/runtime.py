@@ -13,11 +13,13 @@ from bot.core import BriefingBot
 from bot.settings import Settings
 from bot.storage import StateStore
 from briefings.engine import BriefingEngine
+from briefings.importer import tidy_corpus
 
 log = logging.getLogger(__name__)
 
 
 def build_bot(settings: Settings) -> BriefingBot:
+    tidy_corpus(settings.corpus_dir)  # a killed import's temp files do not outlive the next start
     engine = BriefingEngine(settings.corpus_dir, settings.data_dir)
     if not engine.articles:
         log.warning("the corpus directory %s has no articles", settings.corpus_dir)

@@ -86,3 +86,41 @@ digest_channels = sa.Table(
     sa.Column("fingerprint", sa.String(64), nullable=False),
     sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# Live sources (docs/feeds.md): the feeds polled, and every entry seen with what became of it.
+feeds = sa.Table(
+    "feeds",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("url", sa.String(2048), nullable=False, unique=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("interval", sa.Integer, nullable=False),  # seconds between polls
+    sa.Column("status", sa.String(16), nullable=False),  # active | paused
+    sa.Column("status_reason", sa.Text, nullable=True),
+    sa.Column("etag", sa.String(512), nullable=True),
+    sa.Column("last_modified", sa.String(128), nullable=True),
+    sa.Column("next_poll_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_polled_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("last_success_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("last_error_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("failing_since", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("failures", sa.Integer, nullable=False),  # consecutive
+    sa.Column("created_by", sa.String(255), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+feed_entries = sa.Table(
+    "feed_entries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("feed_id", sa.String(32), sa.ForeignKey("feeds.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("entry_key", sa.String(512), nullable=False),
+    sa.Column("url", sa.String(2048), nullable=True),  # canonical: tracking parameters dropped
+    sa.Column("outcome", sa.String(16), nullable=False),  # imported | skipped | failed
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("doc_id", sa.String(255), nullable=True),
+    sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("feed_id", "entry_key", name="uq_feed_entries_feed_key"),
+    sa.Index("ix_feed_entries_url", "url"),
+)
