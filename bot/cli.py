@@ -42,9 +42,25 @@ def _parser() -> argparse.ArgumentParser:
 
     corpus = sub.add_parser("corpus", help="manage the corpus")
     corpus_sub = corpus.add_subparsers(dest="corpus_command", metavar="ACTION", required=True)
-    imp = corpus_sub.add_parser("import", help="import raw articles (.txt, .md, .html files or directories)")
-    imp.add_argument("paths", nargs="+", metavar="PATH")
+    imp = corpus_sub.add_parser(
+        "import", help="import raw articles: .txt, .md, .html files, directories, or http(s) article URLs"
+    )
+    imp.add_argument("paths", nargs="+", metavar="PATH_OR_URL")
     corpus_sub.add_parser("list", help="list the corpus documents")
+
+    feeds = sub.add_parser("feeds", help="news feeds (RSS, Atom, JSON Feed) polled into the corpus")
+    feeds_sub = feeds.add_subparsers(dest="feeds_command", metavar="ACTION", required=True)
+    add = feeds_sub.add_parser("add", help="follow a feed")
+    add.add_argument("url", metavar="URL")
+    add.add_argument("--every", metavar="INTERVAL", help="how often to poll: 15m (default), 1h, 1d; at least 5m")
+    add.add_argument("--name", help="a name to show (default: the feed's host)")
+    listing = feeds_sub.add_parser("list", help="the feeds with their status and what they brought")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    remove = feeds_sub.add_parser("remove", help="stop following a feed")
+    remove.add_argument("feed_id", metavar="ID")
+    poll = feeds_sub.add_parser("poll", help="poll now: one feed (also a paused one), or every active feed")
+    poll.add_argument("feed_id", nargs="?", metavar="ID")
+    poll.add_argument("--json", action="store_true", help="print JSON")
 
     _add_platform_commands(sub)
     return parser
@@ -129,6 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "corpus":
         return _corpus(args, settings)
+    if args.command == "feeds":
+        from bot.feeds.cli import run_feeds
+
+        return run_feeds(args, settings)
     if args.command == "discord":
         from bot.adapters.discord.cli import run_command
 
@@ -202,7 +222,18 @@ def _corpus(args: argparse.Namespace, settings: Settings) -> int:
         files = list(files)
         return tqdm(files, desc="importing", unit="file", disable=len(files) < 20 or None, file=sys.stderr)
 
-    report = import_paths(args.paths, settings.corpus_dir, progress=progress)
+    urls = [p for p in args.paths if p.lower().startswith(("http://", "https://"))]
+    report = import_paths([p for p in args.paths if p not in urls], settings.corpus_dir, progress=progress)
+    if urls:
+        from bot.feeds.fetch import Fetcher
+        from bot.feeds.ingest import import_urls
+
+        with Fetcher() as fetcher:
+            pages = import_urls(urls, settings.corpus_dir, fetcher)
+        report.added += pages.added
+        report.updated += pages.updated
+        report.unchanged += pages.unchanged
+        report.failed += pages.failed
     for error in report.failed:
         sys.stderr.write(f"error: {error}\n")
     for label, ids in (("added", report.added), ("updated", report.updated)):

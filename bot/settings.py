@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     # BRIEFBOT_DIGEST_MIN_INTERVAL and BRIEFBOT_DIGEST_GRACE, in seconds (see docs/digests.md).
     digest_min_interval: int = Field(default=3600, ge=60)
     digest_grace: int = Field(default=3600, ge=1)
+    # BRIEFBOT_FEEDS_THEME: what the story is about, in a sentence; feed entries far from it and from the corpus
+    # are skipped (docs/feeds.md). Unset: closeness to the corpus alone decides.
+    feeds_theme: str | None = None
     slack: SlackSettings = SlackSettings()
     discord: DiscordSettings = DiscordSettings()
 

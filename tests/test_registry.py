@@ -140,9 +140,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> DiscordFake:
     return fake
 
 
-async def test_a_new_command_is_a_discord_slash_command(
-    with_count: None, bot: BriefingBot, fake: DiscordFake
-) -> None:
+async def test_a_new_command_is_a_discord_slash_command(with_count: None, bot: BriefingBot, fake: DiscordFake) -> None:
     """The tree has /count with an optional, length-limited `topic` option, and invoking it follows up."""
     client = await logged_in(bot, fake, message_content=True)  # its tree holds every registered command
     try:

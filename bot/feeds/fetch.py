@@ -130,7 +130,7 @@ class Fetcher:
             raise _status_error(response)
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.limits.max_bytes:
-            raise FetchError(f"is {int(declared) / 1e6:.1f} MB, over the {self.limits.max_bytes / 1e6:.0f} MB limit")
+            raise FetchError(f"is {_size(int(declared))}, over the {_size(self.limits.max_bytes)} limit")
         decoder = _decoder(response.headers.get("content-encoding", ""))
         body = bytearray()
         for chunk in response.iter_raw():
@@ -139,7 +139,7 @@ class Fetcher:
             room = self.limits.max_bytes - len(body) + 1
             body += decoder(chunk, room) if decoder else chunk
             if len(body) > self.limits.max_bytes:
-                raise FetchError(f"is over the {self.limits.max_bytes / 1e6:.0f} MB limit")
+                raise FetchError(f"is over the {_size(self.limits.max_bytes)} limit")
         return Fetched(
             final,
             200,
@@ -148,6 +148,10 @@ class Fetcher:
             response.headers.get("etag"),
             response.headers.get("last-modified"),
         )
+
+
+def _size(count: int) -> str:
+    return f"{count / 1e6:.1f} MB" if count >= 1_000_000 else f"{count // 1000} kB"
 
 
 def _decoder(encoding: str) -> Callable[[bytes, int], bytes] | None:

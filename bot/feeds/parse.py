@@ -44,13 +44,18 @@ def parse_feed(body: bytes, content_type: str = "", url: str = "") -> ParsedFeed
     head = body.lstrip()[:1]
     if "json" in content_type.lower() or head == b"{":
         return _json_feed(body)
-    parsed = feedparser.parse(body, response_headers={"content-type": content_type or "application/xml",
-                                                      "content-location": url})
+    parsed = feedparser.parse(
+        body, response_headers={"content-type": content_type or "application/xml", "content-location": url}
+    )
     if not parsed.get("version"):
         if head == b"<" and b"<html" in body[:2048].lower():
             raise FeedFormatError("serves an HTML page, not a feed (look for the site's RSS or Atom link)")
         problem = parsed.get("bozo_exception")
         raise FeedFormatError(f"is not a readable feed ({_short(problem) if problem else 'no RSS, Atom or JSON Feed'})")
+    problem = parsed.get("bozo_exception")
+    if parsed.get("bozo") and not parsed.entries and not isinstance(problem, feedparser.CharacterEncodingOverride):
+        raise FeedFormatError(f"is malformed and has no readable entries ({_short(problem)})")
+    # A feed with a slip (an unescaped &, a bad date) keeps the entries feedparser could read, as readers do.
     entries = tuple(_entry(e) for e in parsed.entries)
     return ParsedFeed(_text(parsed.feed.get("title")), str(parsed.version), entries)
 
@@ -97,8 +102,15 @@ def _json_feed(body: bytes) -> ParsedFeed:
         author = next((_text(a.get("name")) for a in authors if isinstance(a, dict) and a.get("name")), None)
         key = _text(item.get("id")) or link or _hash_key(title, content)
         entries.append(
-            FeedEntry(key[:500], link, title, _iso_date(item.get("date_published") or item.get("date_modified")),
-                      content, summary, author)
+            FeedEntry(
+                key[:500],
+                link,
+                title,
+                _iso_date(item.get("date_published") or item.get("date_modified")),
+                content,
+                summary,
+                author,
+            )
         )
     return ParsedFeed(_text(data.get("title")), "json", tuple(entries))
 
