@@ -24,7 +24,7 @@ def build_bot(settings: Settings) -> BriefingBot:
     if not engine.articles:
         log.warning("the corpus directory %s has no articles", settings.corpus_dir)
     store = StateStore(settings.state_url)
-    return BriefingBot(engine, store, settings.digest)
+    return BriefingBot(engine, store, settings.digest, feeds_theme=settings.feeds_theme)
 
 
 def configured_platforms(settings: Settings) -> list[str]:
@@ -62,6 +62,7 @@ async def _run_platforms(
     # The process's one digest scheduler; each platform attaches its sender once its client is up.
     digests = DigestService(bot)
     await digests.start()
+    bot.feeds.attach(digests.scheduler, on_import=bot.engine.refresh)  # feeds are polled on the same scheduler
     jobs: list[Coroutine[Any, Any, None]] = []
     if "slack" in platforms:
         from bot.adapters.slack import run_slack

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,9 @@ import pytest
 from bot.core import BriefingBot
 from bot.storage import StateStore
 from briefings.engine import BriefingEngine
+
+from .discord_fixtures import DiscordFake
+from .slack_mock import MockSlack
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = ROOT / "corpus"
@@ -50,3 +53,19 @@ def store(data_dir: Path) -> Iterator[StateStore]:
 def bot(engine: BriefingEngine, store: StateStore) -> BriefingBot:
     """The core bot over the committed corpus: what every adapter test drives."""
     return BriefingBot(engine, store)
+
+
+# Platform stand-ins shared by the adapter tests (a module may override them with its own).
+@pytest.fixture
+async def slack() -> AsyncIterator[MockSlack]:
+    mock = MockSlack()
+    await mock.start()
+    yield mock
+    await mock.close()
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> DiscordFake:
+    fake = DiscordFake()
+    fake.install(monkeypatch)
+    return fake

@@ -42,13 +42,6 @@ AUTOCOMPLETE_RESULT = 8
 EPHEMERAL = 64
 
 
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> DiscordFake:
-    fake = DiscordFake()
-    fake.install(monkeypatch)
-    return fake
-
-
 async def logged_in(bot: BriefingBot, fake: DiscordFake, *, message_content: bool) -> BriefbotClient:
     client = create_client(bot, message_content=message_content)
     await client.login("test-token")  # HTTP only: GET /users/@me and /oauth2/applications/@me, recorded

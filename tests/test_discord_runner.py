@@ -21,13 +21,6 @@ from bot.settings import Settings
 from .discord_fixtures import MESSAGE_CONTENT_FLAG, MESSAGE_CONTENT_LIMITED_FLAG, DiscordFake
 
 
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> DiscordFake:
-    fake = DiscordFake()
-    fake.install(monkeypatch)
-    return fake
-
-
 def settings(message_content: bool | None = None, token: str | None = "test-token") -> Settings:
     return Settings.model_validate({"discord": {"token": token, "message_content": message_content}})
 

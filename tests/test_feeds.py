@@ -4,6 +4,7 @@ skipped with their reason, duplicates and off-theme entries caught, and hostile 
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import shutil
 import time
@@ -16,6 +17,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from bot.core import BriefingBot, Conversation
+from bot.digests.console import ConsoleDigestSender
 from bot.feeds.fetch import FetchLimits
 from bot.feeds.parse import FeedFormatError, parse_feed
 from bot.feeds.service import FeedInputError, Feeds, parse_every
@@ -25,6 +28,9 @@ from briefings.engine import BriefingEngine
 from briefings.loading import load_corpus
 
 from .conftest import DEFAULT_CORPUS
+from .slack_mock import USER, MockSlack, shown
+from .test_digest_support import FakeClock, make_bot, make_service
+from .test_slack_app import serve
 
 CALL = (
     "Kremlin aide Yuri Ushakov said Vladimir Putin and Donald Trump spoke by phone for ninety minutes on Tuesday "
@@ -424,3 +430,88 @@ def test_cli_corpus_import_takes_article_urls(
     assert code == 1 and "1 added" in out and "not found (404)" in err
     [article] = load_corpus(corpus)
     assert article.url == httpserver.url_for("/story") and article.title == "Trump expects Putin summit"
+
+
+# ---------------------------------------------------------------------------------------------- chat and digests
+def test_feeds_command_lists_for_everyone_and_changes_only_for_managers(bot: BriefingBot) -> None:
+    """/feeds list is for everyone; /feeds add and remove need can_manage; bad input changes nothing."""
+    member = Conversation("slack", "C1", "U1", can_manage=False)
+    manager = Conversation("slack", "C1", "U2", can_manage=True)
+    refused = bot.handle("/feeds add https://e.org/rss.xml", member)
+    assert refused.kind == "error" and "Only people who may manage" in refused.plain_text
+    assert bot.feeds.overview() == []
+    added = bot.handle("/feeds add https://e.org/rss.xml 30m", manager)
+    assert added.title == "Feed added" and "every 30m" in added.plain_text
+    [(feed, _)] = bot.feeds.overview()
+    listing = bot.handle("/feeds", member)
+    assert listing.ephemeral and f"e.org ({feed.id}), every 30m, active" in listing.plain_text
+    for text, problem in (
+        ("/feeds add notaurl", "not an http(s) URL"),
+        ("/feeds add https://e.org/x 1m", "at most every 5 minutes"),
+        ("/feeds remove nope", "There is no feed 'nope'"),
+        ("/feeds shout", "/feeds has no 'shout'"),
+    ):
+        reply = bot.handle(text, manager)
+        assert reply.kind == "error" and problem in reply.plain_text, text
+    assert len(bot.feeds.overview()) == 1
+    assert bot.handle(f"/feeds remove {feed.id}", manager).title == "Feed removed"
+    assert bot.feeds.overview() == []
+
+
+async def test_from_feeds_add_through_a_poll_to_the_next_digest(
+    tmp_path: Path, data_dir: Path, httpserver: HTTPServer
+) -> None:
+    """feeds add, a poll, and the next console digest lists the new article with its points and names the feed
+    that failed since the last digest; the new article is answerable."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(DEFAULT_CORPUS, corpus)
+    engine = BriefingEngine(corpus, data_dir)
+    clock = FakeClock(datetime(2026, 3, 2, 7, 59, tzinfo=UTC))
+    try:
+        bot = make_bot(engine, tmp_path / "state.sqlite3", clock)
+        console = Conversation("console")
+        httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
+        item = {
+            "title": "Kremlin aide describes Putin-Trump call",
+            "link": httpserver.url_for("/c"),
+            "content": paragraphs(CALL),
+        }
+        httpserver.expect_request("/feed.xml").respond_with_data(rss([item]), content_type="application/rss+xml")
+        httpserver.expect_request("/gone.xml").respond_with_data("", status=410)
+        assert bot.handle(f"/feeds add {httpserver.url_for('/feed.xml')} 15m", console).title == "Feed added"
+        bot.handle(f"/feeds add {httpserver.url_for('/gone.xml')}", console)
+        bot.run("digest", "subscribe daily 08:00", console)
+        [sub] = bot.digests.store.subscriptions(platform="console", channel="console")
+        service, _ = make_service(bot, clock, refresh_every=0)
+        out = io.StringIO()
+        await service.attach("console", ConsoleDigestSender(out))
+        clock.advance(minutes=1)
+        await service.deliver_due(sub.id)
+        assert "Digest: 5 new articles" in out.getvalue()
+        clock.advance(minutes=30)
+        reports = bot.feeds.poll_due()
+        assert sorted(len(r.imported) for r in reports) == [0, 1]
+        bot.engine.refresh()  # what the scheduler tick does after an import
+        answer = bot.ask("What did Ushakov say about a ceasefire in Ukraine?")
+        assert answer.answered and any(c.url == httpserver.url_for("/c") for c in answer.paragraphs[0].citations)
+        clock.advance(days=1)
+        await service.deliver_due(sub.id)
+        second = out.getvalue().split("--- scheduled digest")[-1]
+        assert "Digest: 1 new article" in second and "New: Kremlin aide describes Putin-Trump call" in second
+        assert "Feeds that failed since the last digest" in second and "gone (410)" in second
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize("listed", [False, True], ids=["member", "listed-admin"])
+async def test_feeds_add_on_slack_checks_the_permission(bot: BriefingBot, slack: MockSlack, listed: bool) -> None:
+    """On Slack, /feeds add by a listed digest admin is saved; by another member it is refused privately."""
+    async with serve(bot, slack, digest_admins=frozenset({USER} if listed else ())) as workspace:
+        assert (await workspace.command("/feeds", "add https://e.org/rss.xml")).status == 200
+        await workspace.settled()
+    [reply] = slack.posted("response_url")
+    assert reply.params["response_type"] == "ephemeral"
+    if listed:
+        assert "Feed added" in shown(reply) and len(bot.feeds.overview()) == 1
+    else:
+        assert "Only people who may manage" in shown(reply) and bot.feeds.overview() == []

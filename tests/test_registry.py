@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +59,17 @@ def with_count(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_registry_holds_every_command_once_in_help_order() -> None:
     """Every command module declares one command; help order is brief first, help last."""
-    assert registry.names() == ("brief", "ask", "takeaways", "timeline", "perspectives", "sources", "digest", "help")
+    assert registry.names() == (
+        "brief",
+        "ask",
+        "takeaways",
+        "timeline",
+        "perspectives",
+        "sources",
+        "digest",
+        "feeds",
+        "help",
+    )
     assert registry.find("ask") is not None and registry.find("nope") is None
     ask = registry.find("ask")
     assert ask is not None and ask.usage == "/ask <question>"
@@ -116,14 +125,6 @@ def test_a_new_command_is_in_the_slack_manifest(with_count: None) -> None:
     assert entry["description"] == COUNT.summary and entry["usage_hint"] == "[topic]"
 
 
-@pytest.fixture
-async def slack() -> AsyncIterator[MockSlack]:
-    mock = MockSlack()
-    await mock.start()
-    yield mock
-    await mock.close()
-
-
 async def test_a_new_command_answers_on_slack(with_count: None, bot: BriefingBot, slack: MockSlack) -> None:
     """A signed /count request is acked and answered in the channel by the generic listener."""
     async with serve(bot, slack) as workspace:
@@ -131,13 +132,6 @@ async def test_a_new_command_answers_on_slack(with_count: None, bot: BriefingBot
         assert response.status == 200
         [post] = await workspace.slack.wait_for("chat.postMessage")
     assert post.params["channel"] == CHANNEL and "holds 5 articles (you asked about NATO)" in shown(post)
-
-
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> DiscordFake:
-    fake = DiscordFake()
-    fake.install(monkeypatch)
-    return fake
 
 
 async def test_a_new_command_is_a_discord_slash_command(with_count: None, bot: BriefingBot, fake: DiscordFake) -> None:

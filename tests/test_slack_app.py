@@ -110,14 +110,6 @@ async def serve(
 
 
 @pytest.fixture
-async def slack() -> AsyncIterator[MockSlack]:
-    mock = MockSlack()
-    await mock.start()
-    yield mock
-    await mock.close()
-
-
-@pytest.fixture
 async def workspace(bot: BriefingBot, slack: MockSlack) -> AsyncIterator[Workspace]:
     async with serve(bot, slack) as ws:
         yield ws

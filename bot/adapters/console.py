@@ -116,6 +116,7 @@ async def _serve_with_digests(session: ConsoleSession, stdin: TextIO, digests: D
 
     prompt = (lambda: "thread> " if session.thread else "> ") if interactive else None
     await digests.start({"console": ConsoleDigestSender(session.out, prompt=prompt)})
+    session.bot.feeds.attach(digests.scheduler, on_import=session.bot.engine.refresh)
     reader = _LineReader(stdin, prompt, asyncio.get_running_loop())
     try:
         while (line := await reader.next_line()) is not None:

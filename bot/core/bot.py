@@ -40,7 +40,8 @@ class BriefingBot:
 
     `run(name, text, conversation)` runs any registered command. The methods named after commands are shortcuts
     for code and tests. `digest_settings` and `clock` configure scheduled digests; the digest service
-    (bot.digests.service) delivers them and listens to `digests` for subscription changes.
+    (bot.digests.service) delivers them and listens to `digests` for subscription changes. `feeds` are the live
+    sources; the running bot polls them on the digests' scheduler (bot.runtime).
     """
 
     def __init__(
@@ -49,17 +50,21 @@ class BriefingBot:
         store: StateStore,
         digest_settings: DigestSettings | None = None,
         clock: Callable[[], datetime] | None = None,
+        feeds_theme: str | None = None,
     ) -> None:
         # Imported here: bot.digests builds on the core's replies, so the core cannot import it at module level.
         from bot.digests.models import utc_now
         from bot.digests.store import DigestStore
         from bot.digests.subscriptions import DigestSubscriptions
+        from bot.feeds.service import Feeds
+        from bot.feeds.store import FeedStore
 
         self.engine = engine
         self.store = store
         self.digests: DigestSubscriptions = DigestSubscriptions(
             engine, DigestStore(store.engine), digest_settings or DigestSettings(), clock or utc_now
         )
+        self.feeds = Feeds(FeedStore(store.engine), engine.corpus_dir, engine, feeds_theme, clock=clock or utc_now)
 
     # ------------------------------------------------------------------------------------------ dispatch
     def handle(self, text: str, conversation: Conversation | None = None) -> Reply:

@@ -60,7 +60,9 @@ class Command:
     `handler(bot, argument_text, conversation)` returns the reply. `visibility` says where the reply goes by
     default: "public" in the channel, "private" only to the person who asked. `json(bot, argument_text,
     conversation)` is the machine-readable result the `briefbot NAME --json` subcommand prints; a command without
-    one (help, digest) is chat-only. `position` orders the commands in help texts.
+    one (help, digest) is chat-only. `position` orders the commands in help texts. `manages` names the actions
+    (the argument's first word) that change what a whole channel or workspace gets: adapters then work out whether
+    the person may manage it (`Conversation.can_manage`), which the handler checks.
     """
 
     name: str
@@ -70,6 +72,7 @@ class Command:
     visibility: Visibility = "public"
     json: JsonView | None = None
     position: int = 100
+    manages: frozenset[str] = frozenset()  # first words of the argument that change shared settings
 
     def __post_init__(self) -> None:
         _check_name(self.name, "command")

@@ -44,11 +44,14 @@ def compose_digest(
     missed: Sequence[datetime] = (),
     quiet: bool = False,
     preview: bool = False,
+    failed_feeds: Sequence[str] = (),
 ) -> ComposedDigest:
     """The digest for a channel that has seen `seen` (None: never had one).
 
     `schedule` describes the subscription for the footer; `missed` are scheduled times that were not delivered
     since the last digest; `preview` (`/digest now`) always shows the key takeaways, even when nothing is new.
+    `failed_feeds` ("name: reason") are the feeds that failed since the last digest: said at the end, so a
+    channel knows its news may be incomplete.
     """
     coverage = coverage_of(engine)
     known = seen.coverage.articles if seen else {}
@@ -65,7 +68,9 @@ def compose_digest(
             return ComposedDigest(None, coverage, new_ids)
         note = f"Nothing new since the last digest{since}. /brief has the current briefing."
         if not preview:  # the scheduled one-line note
-            return ComposedDigest(Reply("digest", paragraphs=(*paragraphs, Paragraph(note))), coverage, new_ids)
+            failures = _with_failures(None, failed_feeds)
+            reply = Reply("digest", paragraphs=(*paragraphs, Paragraph(note)), footer=failures)
+            return ComposedDigest(reply, coverage, new_ids)
         paragraphs.append(Paragraph(f"Nothing new since the last digest{since}."))
         title = "Digest: nothing new"
     else:
@@ -90,7 +95,7 @@ def compose_digest(
                 title=title,
                 paragraphs=tuple(paragraphs),
                 bullets=tuple(Bullet(t.text, t.citations) for t in briefing.takeaways),
-                footer=footer,
+                footer=_with_failures(footer, failed_feeds),
             )
             return ComposedDigest(reply, coverage, new_ids)
         paragraphs.append(Paragraph(f"New since the last digest{since}:"))
@@ -113,9 +118,17 @@ def compose_digest(
         title=title,
         paragraphs=tuple(paragraphs),
         bullets=tuple(Bullet(t.text, t.citations) for t in changed),
-        footer=footer,
+        footer=_with_failures(footer, failed_feeds),
     )
     return ComposedDigest(reply, coverage, new_ids)
+
+
+def _with_failures(footer: str | None, failed_feeds: Sequence[str]) -> str | None:
+    if not failed_feeds:
+        return footer
+    shown = "; ".join(failed_feeds[:5]) + (f"; and {len(failed_feeds) - 5} more" if len(failed_feeds) > 5 else "")
+    note = f"Feeds that failed since the last digest (news may be missing): {shown}. /feeds list has details."
+    return f"{note} {footer}" if footer else note
 
 
 def article_points(source: SourceDigest) -> list[Takeaway]:

@@ -80,6 +80,7 @@ class DigestService:
         articles added while the bot runs appear in the next digest."""
         self.engine = bot.engine
         self.subscriptions = bot.digests
+        self.feeds = getattr(bot, "feeds", None)
         self.store = bot.digests.store
         self.settings = bot.digests.settings
         self.clock = bot.digests.clock
@@ -302,6 +303,13 @@ class DigestService:
         finally:
             self._inflight.discard(key)
 
+    def _failed_feeds(self, since: datetime | None) -> list[str]:
+        """'name: reason' for each feed that failed after `since` (the channel's last digest), or is failing now."""
+        if self.feeds is None:
+            return []
+        failed = self.feeds.failed_since(since) if since else [f for f in self.feeds.store.all() if f.failures]
+        return [f"{f.name}: {f.last_error}" for f in failed]
+
     def _prepare(self, subscription: DigestSubscription, delivery: Delivery) -> ComposedDigest:
         """Compose the digest and, when there is one to post, commit 'sending' (one worker-thread trip)."""
         seen = self.store.channel_seen(subscription.platform, subscription.channel)
@@ -313,6 +321,7 @@ class DigestService:
             schedule=subscription.describe(),
             missed=missed,
             quiet=subscription.quiet,
+            failed_feeds=self._failed_feeds(seen.delivered_at if seen else None),
         )
         if composed.reply is not None:
             self.store.start_sending(delivery.id, composed.coverage)

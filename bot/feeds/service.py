@@ -152,7 +152,7 @@ class Feeds:
         due = [f for f in self.store.all() if f.status == "active" and f.next_poll_at <= now]
         return [self.poller.poll(feed) for feed in due]
 
-    def attach(self, scheduler: Any, on_import: Callable[[], None] | None = None) -> None:
+    def attach(self, scheduler: Any, on_import: Callable[[], object] | None = None) -> None:
         """Poll due feeds every TICK_SECONDS on `scheduler` (an AsyncIOScheduler), the first tick at once."""
         busy = asyncio.Lock()
 

@@ -39,11 +39,11 @@ def register(app: AsyncApp, responder: Responder, digest_admins: frozenset[str] 
         elif command.name == "digest":
             listener = _digest(responder, digest_admins)
         else:
-            listener = _shown(responder, command)
+            listener = _shown(responder, command, digest_admins)
         app.command(responder.names.slash(command.name))(listener)
 
 
-def _shown(responder: Responder, command: Command) -> Listener:
+def _shown(responder: Responder, command: Command, admins: frozenset[str]) -> Listener:
     """Any command whose reply is simply shown: in the channel, or privately when the reply is ephemeral."""
     bot = responder.bot
 
@@ -56,7 +56,11 @@ def _shown(responder: Responder, command: Command) -> Listener:
 
         async with responder.inflight.track(), responder.answering(command.usage.split()[0], tell):
             # `/brief help` and friends: Slack's convention for asking any command how it works.
-            conversation = Conversation("slack", body.get("channel_id"), body.get("user_id"))
+            user = body.get("user_id")
+            # Only an action that changes shared settings needs the permission (and a users.info call).
+            changes = text.partition(" ")[0].lower() in command.manages
+            can_manage = changes and await can_manage_digests(client, user, admins)
+            conversation = Conversation("slack", body.get("channel_id"), user, can_manage=can_manage)
             if text.lower() == "help":
                 reply = bot.help()
             else:

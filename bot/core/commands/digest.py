@@ -40,7 +40,7 @@ def digest(bot: BriefingBot, args: str, conversation: Conversation) -> Reply:
     try:
         if action in {"", "help"}:
             return usage()
-        if action in {"subscribe", "unsubscribe"}:
+        if action in COMMAND.manages:
             if not conversation.can_manage:
                 log.info("digest %s refused: %s may not manage %s:%s", action, conversation.user, platform, channel)
                 raise CommandError(NOT_A_MANAGER)
@@ -108,4 +108,5 @@ COMMAND = Command(
         hint="subscribe <when> | list | now | unsubscribe [id]",
     ),
     position=70,
+    manages=frozenset({"subscribe", "unsubscribe"}),
 )

@@ -14,6 +14,7 @@ from discord import app_commands
 
 from bot.adapters.discord._delivery import compute, defer, follow_up
 from bot.adapters.discord.client import client_of
+from bot.adapters.discord.digest_sender import can_manage_digests
 from bot.core import Command, Conversation
 
 MAX_CHOICES = 25  # Discord's limit for autocomplete
@@ -31,7 +32,9 @@ def matching_topics(topics: list[str], typed: str) -> list[str]:
 
 async def _run(interaction: discord.Interaction, command: Command, text: str) -> None:
     core = client_of(interaction).core
-    conversation = Conversation("discord", str(interaction.channel_id), str(interaction.user.id))
+    changes = text.partition(" ")[0].lower() in command.manages
+    can_manage = changes and can_manage_digests(interaction.permissions)
+    conversation = Conversation("discord", str(interaction.channel_id), str(interaction.user.id), can_manage=can_manage)
     await defer(interaction, ephemeral=command.visibility == "private")
     # The client enforces the length; the core still cleans and checks the text (autocomplete only suggests).
     await follow_up(interaction, await compute(core, lambda: core.run(command.name, text, conversation)))
