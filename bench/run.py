@@ -23,6 +23,7 @@ def main() -> int:
         ("brief_news10k.py", ["--sizes", "1000,10000"]),
         ("brief_quality.py", []),
         ("digest_bench.py", []),
+        ("feeds_bench.py", []),
     ):
         print(f"\n### {script}", flush=True)
         codes.append(subprocess.run([sys.executable, str(HERE / script), *args], check=False).returncode)

@@ -17,12 +17,14 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from bot.core import BriefingBot, Conversation
+from bot.core import BriefingBot, Conversation, Paragraph, Reply
 from bot.digests.console import ConsoleDigestSender
 from bot.feeds.fetch import FetchLimits
+from bot.feeds.ingest import FLOOR_MAX, FLOOR_MIN, ThemeFilter
 from bot.feeds.parse import FeedFormatError, parse_feed
 from bot.feeds.service import FeedInputError, Feeds, parse_every
 from bot.feeds.store import FeedStore
+from bot.render.slack import render_reply
 from bot.storage import StateStore
 from briefings.engine import BriefingEngine
 from briefings.loading import load_corpus
@@ -515,3 +517,54 @@ async def test_feeds_add_on_slack_checks_the_permission(bot: BriefingBot, slack:
         assert "Feed added" in shown(reply) and len(bot.feeds.overview()) == 1
     else:
         assert "Only people who may manage" in shown(reply) and bot.feeds.overview() == []
+
+
+def test_scripts_and_mentions_in_entries_are_inert(env: Env) -> None:
+    """An entry carrying a script and ping text (and no date) is imported as text: no script, and the bot's
+    Slack rendering of it has no live mention."""
+    hostile = paragraphs(CALL + "@everyone <!channel> <@U123> read this <script>alert('x')</script> now. ")
+    item = {"title": "Putin and Trump discuss ceasefire <!here>", "link": "https://e.org/h", "content": hostile}
+    body = rss([item]).replace("<pubDate>Tue, 18 Mar 2025 10:00:00 GMT</pubDate>", "")
+    env.server.expect_request("/feed.xml").respond_with_data(body, content_type="application/rss+xml")
+    env.feeds.add(env.server.url_for("/feed.xml"))
+    [report] = env.feeds.poll()
+    [doc_id] = report.imported
+    [article] = [a for a in load_corpus(env.corpus) if a.doc_id == doc_id]
+    text = " ".join(b.text for b in article.blocks)
+    assert "alert(" not in text and "<script" not in text and article.published is None
+    rendered = json.dumps(
+        [m.blocks for m in render_reply(Reply("sources", title=article.title, paragraphs=(Paragraph(text),)))]
+    )
+    assert "<!channel>" not in rendered and "<!here>" not in rendered and "<@U123>" not in rendered
+
+
+def test_an_entry_recorded_by_another_poller_is_not_an_error(env: Env) -> None:
+    """Two pollers at once (the CLI and the bot): the second record of an entry is refused quietly."""
+    feed = env.feeds.add("https://e.org/rss.xml")
+    store = env.feeds.store
+    kwargs = {"url": None, "outcome": "skipped", "reason": "x", "doc_id": None, "now": env.clock.now}
+    assert store.record(feed.id, "k", **kwargs) is True  # type: ignore[arg-type]
+    assert store.record(feed.id, "k", **kwargs) is False  # type: ignore[arg-type]
+    assert store.counts(feed.id).seen == 1
+
+
+def test_the_theme_floor_is_measured_on_the_corpus(env: Env, tmp_path: Path) -> None:
+    """A tight story sets the similarity an entry needs at the top of the range; a corpus of unrelated articles
+    sets it at the bottom; both stay within [FLOOR_MIN, FLOOR_MAX]."""
+    assert env.feeds.theme.corpus_floor() == FLOOR_MAX
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    topics = [
+        "The regional rail operator opened a new line between two towns in January, cutting the journey by an hour.",
+        "The city orchestra premiered a symphony by a young composer to a sold-out hall on Friday night.",
+        "Farmers reported the best apple harvest in a decade after a warm spring and a dry summer.",
+        "The football club appointed a new manager after a run of seven defeats in the league.",
+        "A new study found that walking for thirty minutes a day lowers blood pressure in older adults.",
+    ]
+    for i, text in enumerate(topics):
+        (mixed / f"m{i}.md").write_text(f"---\nid: m{i}\ntitle: Item {i}\n---\n\n{text}\n\n{text}\n")
+    engine = BriefingEngine(mixed, tmp_path / "mixed-data")
+    try:
+        assert ThemeFilter(engine, None).corpus_floor() == FLOOR_MIN
+    finally:
+        engine.close()

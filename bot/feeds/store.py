@@ -127,19 +127,24 @@ class FeedStore:
         reason: str | None,
         doc_id: str | None,
         now: datetime,
-    ) -> None:
-        with self.engine.begin() as connection:
-            connection.execute(
-                sa.insert(feed_entries).values(
-                    feed_id=feed_id,
-                    entry_key=key,
-                    url=url,
-                    outcome=outcome,
-                    reason=reason[:500] if reason else None,
-                    doc_id=doc_id,
-                    seen_at=utc(now),
+    ) -> bool:
+        """Record what became of an entry; False when another poller (the CLI and the bot at once) already did."""
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(
+                    sa.insert(feed_entries).values(
+                        feed_id=feed_id,
+                        entry_key=key,
+                        url=url,
+                        outcome=outcome,
+                        reason=reason[:500] if reason else None,
+                        doc_id=doc_id,
+                        seen_at=utc(now),
+                    )
                 )
-            )
+        except sa.exc.IntegrityError:
+            return False
+        return True
 
     def counts(self, feed_id: str) -> EntryCounts:
         with self.engine.connect() as connection:
