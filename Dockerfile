@@ -16,9 +16,11 @@ RUN pip install ".[postgres]" \
 COPY corpus ./corpus
 COPY config ./config
 
-RUN useradd --create-home --uid 10001 briefbot && mkdir -p /data && chown briefbot /data
+# The corpus is written by feed polls and `corpus import`, so the bot user owns it; as a volume it keeps what the
+# feeds brought across container upgrades (a new named volume starts as a copy of the default corpus).
+RUN useradd --create-home --uid 10001 briefbot && mkdir -p /data && chown briefbot /data && chown -R briefbot /app/corpus
 USER briefbot
-VOLUME ["/data"]
+VOLUME ["/data", "/app/corpus"]
 EXPOSE 3000
 
 ENTRYPOINT ["briefbot"]
