@@ -3,6 +3,7 @@ skipped with their reason, duplicates and off-theme entries caught, and hostile 
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import io
 import json
@@ -568,3 +569,24 @@ def test_the_theme_floor_is_measured_on_the_corpus(env: Env, tmp_path: Path) -> 
         assert ThemeFilter(engine, None).corpus_floor() == FLOOR_MIN
     finally:
         engine.close()
+
+
+async def test_the_scheduler_tick_polls_due_feeds_and_re_reads_the_corpus(env: Env) -> None:
+    """On a real AsyncIOScheduler the tick polls a due feed in a worker thread, then calls on_import."""
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    item = {"title": "Putin and Trump discuss ceasefire", "link": "https://e.org/c", "content": paragraphs(CALL)}
+    env.server.expect_request("/feed.xml").respond_with_data(rss([item]), content_type="application/rss+xml")
+    env.feeds.add(env.server.url_for("/feed.xml"))
+    imported = asyncio.Event()
+    scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=UTC)
+    scheduler.start()
+    try:
+        loop = asyncio.get_running_loop()  # on_import runs in a worker thread, as engine.refresh does
+        env.feeds.attach(scheduler, on_import=lambda: loop.call_soon_threadsafe(imported.set))
+        await asyncio.wait_for(imported.wait(), timeout=20)
+    finally:
+        scheduler.shutdown(wait=False)
+    assert any(a.url == "https://e.org/c" for a in load_corpus(env.corpus))
+    [(feed, counts)] = env.feeds.overview()
+    assert counts.imported == 1 and feed.next_poll_at > env.clock.now
