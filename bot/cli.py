@@ -6,20 +6,21 @@ Global options come before the subcommand: `briefbot --corpus DIR --data DIR bri
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from bot.core import Command, CommandError, Conversation, Reply, registry
 from bot.core.commands import ask as ask_command
 from bot.core.registry import lower_first
-from bot.settings import Settings, load_settings
+from bot.settings import ConfigurationError, Settings, load_settings
+from bot.storage.store import StoreUnavailableError
 
 log = logging.getLogger("briefbot")
 
@@ -125,8 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides["log_level"] = args.log_level
     try:
         settings = load_settings(**overrides)
-    except ValidationError as exc:
-        sys.stderr.write(f"briefbot: invalid configuration:\n{exc}\n")
+        _check_places(args, settings)
+    except ConfigurationError as exc:
+        for line in str(exc).splitlines():
+            sys.stderr.write(f"briefbot: {line}\n")
         return 2
     interactive_console = args.command == "run" and not (settings.slack.configured or settings.discord.configured)
     quiet = args.command != "run" or interactive_console
@@ -135,11 +138,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(settings.log_level if explicit or not quiet else "WARNING")
     try:
         return _dispatch(args, settings)
-    except CommandError as exc:
+    except (CommandError, ConfigurationError, StoreUnavailableError) as exc:
         sys.stderr.write(f"briefbot: {exc}\n")
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `briefbot corpus list | head -1`: the reader left; say nothing
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+# Commands that read the corpus, and those that keep state in the data directory.
+_READS_CORPUS = {"run", "brief", "ask", "takeaways", "timeline", "perspectives", "sources"}
+_NO_DATA = {"discord"}
+
+
+def _check_places(args: argparse.Namespace, settings: Settings) -> None:
+    """A missing corpus or an unwritable data directory, named before anything starts."""
+    reads = args.command in _READS_CORPUS or (args.command == "corpus" and args.corpus_command == "list")
+    if reads and not settings.corpus_dir.is_dir():
+        raise ConfigurationError(
+            f"BRIEFBOT_CORPUS: {settings.corpus_dir} is not a folder (set BRIEFBOT_CORPUS or --corpus to the "
+            "articles' folder, or create it with `briefbot corpus import`)"
+        )
+    if args.command in _NO_DATA or (args.command == "corpus" and args.corpus_command == "list"):
+        return
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=settings.data_dir, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        raise ConfigurationError(
+            f"BRIEFBOT_DATA: {settings.data_dir} is not a writable folder ({exc.strerror or exc}); "
+            "set BRIEFBOT_DATA or --data to one the bot may write"
+        ) from None
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:

@@ -17,6 +17,12 @@ from briefings.importer import tidy_corpus
 
 log = logging.getLogger(__name__)
 
+NOTHING_TO_DO = (
+    "nothing to do: no chat platform is configured and the input holds no commands. Set SLACK_BOT_TOKEN with "
+    "SLACK_APP_TOKEN or SLACK_SIGNING_SECRET (docs/slack.md), or DISCORD_TOKEN (docs/discord.md); or run it in a "
+    "terminal, or pipe commands in, to use the console."
+)
+
 
 def build_bot(settings: Settings) -> BriefingBot:
     tidy_corpus(settings.corpus_dir)  # a killed import's temp files do not outlive the next start
@@ -48,7 +54,7 @@ def run(settings: Settings) -> int:
             log.warning(
                 "SLACK_BOT_TOKEN is set but neither SLACK_APP_TOKEN nor SLACK_SIGNING_SECRET is: Slack not started"
             )
-        return run_console(bot, digests=DigestService(bot))
+        return run_console(bot, digests=DigestService(bot), empty_input=NOTHING_TO_DO)
     log.info("starting %s", ", ".join(platforms))
     return asyncio.run(_run_platforms(bot, settings, platforms))
 

@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class ConfigurationError(ValueError):
+    """A setting that cannot work; the message names it and says what to do."""
 
 
 class SlackSettings(BaseModel):
@@ -91,6 +97,24 @@ class Settings(BaseSettings):
     slack: SlackSettings = SlackSettings()
     discord: DiscordSettings = DiscordSettings()
 
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in _LEVELS:
+            raise ValueError(f"unknown log level {value!r}; use {', '.join(_LEVELS)}")
+        return value.upper()
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("sqlite:///", "postgresql://", "postgresql+psycopg://")):
+            scheme = value.split(":", 1)[0]
+            raise ValueError(
+                f"{scheme!r} databases are not supported; use postgresql+psycopg://USER:PASSWORD@HOST/DB "
+                "or leave it unset for the SQLite file in the data directory"
+            )
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -156,4 +180,34 @@ class _PlatformEnv(PydanticBaseSettingsSource):
 
 
 def load_settings(**overrides: object) -> Settings:
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """The settings, or ConfigurationError with one line per problem, each naming its variable."""
+    config_file = os.environ.get("BRIEFBOT_CONFIG")
+    if config_file and not Path(config_file).is_file():
+        raise ConfigurationError(f"BRIEFBOT_CONFIG: {config_file} is not a file (unset it or point it at a TOML file)")
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = [f"{_variable(error['loc'])}: {_message(error)}" for error in exc.errors()]
+        raise ConfigurationError("\n".join(lines)) from None
+    except (OSError, ValueError) as exc:  # an unreadable or malformed TOML file
+        raise ConfigurationError(f"BRIEFBOT_CONFIG: {config_file}: {exc}") from None
+
+
+def _variable(loc: tuple[int | str, ...]) -> str:
+    """('slack', 'port') -> BRIEFBOT_SLACK_PORT; the platforms' own names where they have one."""
+    parts = [str(p) for p in loc if not str(p).isdigit()]
+    if parts[:1] == ["slack"] and len(parts) > 1:
+        own = {v: k for k, v in _PlatformEnv._SLACK.items()}.get(parts[1])
+        if own:
+            return own
+    if parts[:1] == ["discord"] and len(parts) > 1:
+        own = {v: k for k, v in _PlatformEnv._DISCORD.items()}.get(parts[1])
+        if own:
+            return own
+    names = {"corpus_dir": "BRIEFBOT_CORPUS", "data_dir": "BRIEFBOT_DATA"}
+    return names.get(parts[0], "BRIEFBOT_" + "_".join(parts).upper()) if parts else "BRIEFBOT"
+
+
+def _message(error: Any) -> str:
+    message = str(error.get("msg", "invalid"))
+    return message.removeprefix("Value error, ")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import logging
@@ -9,11 +10,13 @@ import math
 import re
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock, Timeout
 
 from briefings import answer as answering
 from briefings import threads
@@ -124,7 +127,8 @@ class BriefingEngine:
         None works lexically, or pass an encoder to use."""
         self.corpus_dir = Path(corpus_dir)
         self.data_dir = Path(data_dir)
-        self.index = SentenceIndex(self.data_dir / "index.sqlite3")
+        with self._index_writer():  # opening may rebuild the schema after an upgrade
+            self.index = SentenceIndex(self.data_dir / "index.sqlite3")
         chosen: Encoder | None = (load_encoder() if encoder is True else None) if isinstance(encoder, bool) else encoder
         self.retriever = Retriever(self.index, chosen)
         self._articles: dict[str, Article] = {}
@@ -141,7 +145,28 @@ class BriefingEngine:
 
     # ------------------------------------------------------------------------------------------ corpus sync
     def refresh(self) -> RefreshReport:
-        """Bring the index in step with the corpus directory, deriving only what changed."""
+        """Bring the index in step with the corpus directory, deriving only what changed.
+
+        One process at a time writes the index (a file lock in the data directory): several CLI processes or
+        replicas started after a corpus change wait for the first to derive, then find the work done."""
+        with self._index_writer():
+            return self._refresh()
+
+    @contextlib.contextmanager
+    def _index_writer(self) -> Iterator[None]:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.data_dir / ".index.lock"))
+        try:
+            lock.acquire(timeout=1)
+        except Timeout:
+            log.info("another process is updating the index in %s; waiting for it", self.data_dir)
+            lock.acquire()
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def _refresh(self) -> RefreshReport:
         articles = {a.doc_id: a for a in load_corpus(self.corpus_dir, self._files)}
         known = self.index.document_hashes()
         added: list[str] = []

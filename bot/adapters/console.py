@@ -40,9 +40,11 @@ class ConsoleSession:
         self.bot = bot
         self.out = out
         self.thread: str | None = None
+        self.lines = 0  # input lines read, blank ones included
 
     def handle_line(self, line: str) -> bool:
         """Process one input line. False means the user asked to leave."""
+        self.lines += 1
         line = line.strip()
         if not line or line.startswith("#"):
             return True
@@ -80,11 +82,24 @@ def run_console(
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
     digests: DigestService | None = None,
+    *,
+    empty_input: str | None = None,
 ) -> int:
+    """The console. `empty_input`: when input is not a terminal and holds no line at all (`run </dev/null`, a
+    container started without a TTY or tokens), say this on stderr and return 2 instead of exiting quietly."""
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
     session = ConsoleSession(bot, stdout)
     interactive = stdin.isatty()
+    code = _converse(session, stdin, digests, interactive)
+    if empty_input and not interactive and session.lines == 0:
+        sys.stderr.write(f"briefbot: {empty_input}\n")
+        return 2
+    return code
+
+
+def _converse(session: ConsoleSession, stdin: TextIO, digests: DigestService | None, interactive: bool) -> int:
+    stdout = session.out
     if interactive:
         with contextlib.suppress(ImportError):  # line editing and history at the prompt, where available
             import readline  # noqa: F401

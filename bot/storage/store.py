@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from filelock import FileLock
 from sqlalchemy.engine import Engine
 
 from bot.storage.schema import processed_events, threads, turns
@@ -20,6 +23,7 @@ from briefings.models import Citation, Turn
 
 log = logging.getLogger(__name__)
 MAX_TURNS_KEPT_IN_CONTEXT = 6
+_MIGRATION_LOCK = 0x62726966  # "brif": the advisory lock key migrations hold on PostgreSQL
 
 
 @dataclass(frozen=True)
@@ -38,24 +42,60 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+class StoreUnavailableError(RuntimeError):
+    """The database could not be reached in time; the message names the setting and the cause (no password)."""
+
+
 class StateStore:
     """The bot's data store. `url` is an SQLAlchemy URL: sqlite:///path (default) or postgresql+psycopg://..."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, wait: float = 30.0) -> None:
+        self._sqlite_path: Path | None = None
+        connect_args: dict[str, Any] = {}
         if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = sa.create_engine(url, future=True)
+            self._sqlite_path = Path(url.removeprefix("sqlite:///"))
+            self._sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+            connect_args["timeout"] = 60  # wait out another process's write instead of "database is locked"
+        self.engine: Engine = sa.create_engine(url, future=True, connect_args=connect_args)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._wait_until_reachable(wait)
         self.migrate()
 
+    def _wait_until_reachable(self, wait: float) -> None:
+        """A database starting alongside the bot (compose) gets `wait` seconds, retried with backoff."""
+        deadline = time.monotonic() + wait
+        delay = 0.5
+        while True:
+            try:
+                with self.engine.connect() as connection:
+                    connection.execute(sa.text("SELECT 1"))
+                return
+            except sa.exc.OperationalError as exc:
+                if time.monotonic() + delay > deadline:
+                    where = self.engine.url.render_as_string(hide_password=True)
+                    reason = " ".join(str(exc.orig).split())[:200]
+                    raise StoreUnavailableError(
+                        f"BRIEFBOT_DATABASE_URL: could not reach {where} within {wait:.0f} s ({reason})"
+                    ) from None
+                log.warning("database not reachable yet; retrying in %.1f s", delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
     def migrate(self) -> None:
-        """Bring the schema to the newest revision. Safe to call on every start."""
+        """Bring the schema to the newest revision. Safe to call on every start, from many processes at once:
+        one migrates (a file lock beside an SQLite file, an advisory lock on PostgreSQL), the others then find
+        the schema current."""
         config = Config()
         config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-        with self.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        with contextlib.ExitStack() as held:
+            if self._sqlite_path is not None:
+                held.enter_context(FileLock(f"{self._sqlite_path}.migrate.lock"))
+            with self.engine.begin() as connection:
+                if self.engine.dialect.name == "postgresql":
+                    connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
 
     def close(self) -> None:
         self.engine.dispose()

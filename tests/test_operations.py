@@ -1,0 +1,104 @@
+"""Clear failures for operators: every configuration error is one line naming its setting with exit 2, nothing
+configured and no input says what to configure, concurrent CLI processes wait instead of failing, an unreachable
+database is retried then named (without its password), and a closed pipe is quiet."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.storage.store import StateStore, StoreUnavailableError
+
+from .conftest import DEFAULT_CORPUS
+
+
+@pytest.fixture(autouse=True)
+def _no_platforms(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "DISCORD_TOKEN", "BRIEFBOT_CONFIG"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "named"),
+    [
+        ({"BRIEFBOT_LOG_LEVEL": "LOUD"}, [], "BRIEFBOT_LOG_LEVEL: unknown log level 'LOUD'"),
+        ({"BRIEFBOT_CONFIG": "/missing.toml"}, [], "BRIEFBOT_CONFIG: /missing.toml is not a file"),
+        ({"BRIEFBOT_DATABASE_URL": "mysql://u:p@h/db"}, [], "BRIEFBOT_DATABASE_URL: 'mysql' databases are not"),
+        ({"BRIEFBOT_SLACK_PORT": "abc"}, [], "BRIEFBOT_SLACK_PORT: Input should be a valid integer"),
+        ({"BRIEFBOT_TIMEZONE": "Mars/Olympus"}, [], "BRIEFBOT_TIMEZONE: unknown timezone 'Mars/Olympus'"),
+        ({}, ["--corpus", "/missing-corpus"], "BRIEFBOT_CORPUS: /missing-corpus is not a folder"),
+        ({}, ["--data", "/proc/briefbot"], "BRIEFBOT_DATA: /proc/briefbot is not a writable folder"),
+    ],
+)
+def test_a_configuration_error_is_one_line_naming_the_setting(
+    env: dict[str, str],
+    args: list[str],
+    named: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Bad settings give exit 2 and `briefbot: SETTING: what is wrong`, no traceback, nothing written."""
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    base = ["--corpus", str(DEFAULT_CORPUS), "--data", str(tmp_path / "data")]
+    assert main([*base, *args, "brief"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"briefbot: {named}") and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "data" / "index.sqlite3").exists()
+
+
+def test_run_with_nothing_configured_and_no_input_says_what_to_configure(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`briefbot run </dev/null` without tokens (a container's default command) exits 2 naming the tokens;
+    with piped commands it answers them and exits 0."""
+    base = ["--corpus", str(DEFAULT_CORPUS), "--data", str(data_dir), "run"]
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    assert main(base) == 2
+    err = capsys.readouterr().err
+    assert "nothing to do" in err and "SLACK_BOT_TOKEN" in err and "DISCORD_TOKEN" in err
+    monkeypatch.setattr(sys, "stdin", io.StringIO("/sources\n"))
+    assert main(base) == 0
+    assert "Sources (5 articles)" in capsys.readouterr().out
+
+
+def test_four_cli_processes_on_a_fresh_data_directory_all_succeed(tmp_path: Path) -> None:
+    """Started together on an unbuilt index, they wait for one another instead of failing with 'locked'."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(DEFAULT_CORPUS, corpus)
+    briefbot = Path(sys.executable).parent / "briefbot"
+    command = [str(briefbot), "--corpus", str(corpus), "--data", str(tmp_path / "data"), "brief", "--json"]
+    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    results = [run.communicate(timeout=300) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0, 0], [err[-500:] for _, err in results]
+    assert len({json.loads(out)["headline"] for out, _ in results}) == 1
+
+
+def test_an_unreachable_database_is_retried_then_named_without_its_password() -> None:
+    """Nothing listens on the port: after the wait, one clear error that hides the password."""
+    with pytest.raises(StoreUnavailableError) as caught:
+        StateStore("postgresql+psycopg://briefbot:s3cret@127.0.0.1:9/briefbot", wait=1.0)
+    message = str(caught.value)
+    assert message.startswith("BRIEFBOT_DATABASE_URL: could not reach") and "s3cret" not in message
+
+
+def test_a_closed_pipe_is_quiet(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`briefbot corpus list | head -1`: the reader leaves early; no traceback, exit 141."""
+
+    class ClosedPipe(io.StringIO):
+        def write(self, _: str) -> int:
+            raise BrokenPipeError
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert main(["--corpus", str(DEFAULT_CORPUS), "--data", str(data_dir), "corpus", "list"]) == 141
+    assert capsys.readouterr().err == ""
