@@ -85,6 +85,20 @@ async def _run_platforms(
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not on every platform
             loop.add_signal_handler(sig, stop.set)
     tasks = [asyncio.create_task(job) for job in jobs]
+    ops = None
+    if settings.ops_port is not None:
+        from bot.ops.server import OpsServer
+
+        running = dict(zip(platforms, tasks, strict=True))
+        ops = OpsServer(
+            bot,
+            settings.ops_host,
+            settings.ops_port,
+            platforms=lambda: {name: not task.done() for name, task in running.items()},
+            scheduler=lambda: "leader" if digests.scheduler is not None else "stopped",
+        )
+        await ops.start()
+    bot.metrics.leader.set(1)  # this process runs the digest and feed scheduler
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
     # Digests first: no new ones start, and those under way finish while the platforms can still post them.
@@ -92,6 +106,8 @@ async def _run_platforms(
     for task in [*tasks, stopper]:
         task.cancel()
     await asyncio.gather(*tasks, stopper, return_exceptions=True)
+    if ops is not None:
+        await ops.stop()
     failed = [t for t in done if t is not stopper and not t.cancelled() and t.exception()]
     for task in failed:
         log.error("platform stopped with an error", exc_info=task.exception())

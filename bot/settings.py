@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     # BRIEFBOT_FEEDS_THEME: what the story is about, in a sentence; feed entries far from it and from the corpus
     # are skipped (docs/feeds.md). Unset: closeness to the corpus alone decides.
     feeds_theme: str | None = None
+    # BRIEFBOT_OPS_PORT: serve /healthz, /readyz and /metrics on this port (unset: not served); BRIEFBOT_OPS_HOST.
+    ops_port: int | None = Field(default=None, ge=0, le=65535)
+    ops_host: str = "127.0.0.1"
     slack: SlackSettings = SlackSettings()
     discord: DiscordSettings = DiscordSettings()
 

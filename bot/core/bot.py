@@ -6,15 +6,15 @@ worker thread. Each returns a `Reply`; adapters deliver it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.core import registry
 from bot.core.base import CommandError, Conversation
-from bot.core.commands import ask, brief, digest, perspectives, sources, takeaways, timeline
-from bot.core.commands import help as help_command
 from bot.core.replies import Paragraph, Reply
+from bot.ops.metrics import Metrics
 from bot.settings import DigestSettings
 from bot.storage import StateStore
 from briefings.engine import BriefingEngine
@@ -64,7 +64,15 @@ class BriefingBot:
         self.digests: DigestSubscriptions = DigestSubscriptions(
             engine, DigestStore(store.engine), digest_settings or DigestSettings(), clock or utc_now
         )
-        self.feeds = Feeds(FeedStore(store.engine), engine.corpus_dir, engine, feeds_theme, clock=clock or utc_now)
+        self.metrics = Metrics()
+        self.feeds = Feeds(
+            FeedStore(store.engine),
+            engine.corpus_dir,
+            engine,
+            feeds_theme,
+            clock=clock or utc_now,
+            metrics=self.metrics,
+        )
 
     # ------------------------------------------------------------------------------------------ dispatch
     def handle(self, text: str, conversation: Conversation | None = None) -> Reply:
@@ -77,37 +85,49 @@ class BriefingBot:
             return self.error(str(exc))
 
     def run(self, name: str, arg: str, conversation: Conversation) -> Reply:
-        """Run the registered command `name`; raises CommandError for bad input or an unknown command."""
+        """Run the registered command `name`; raises CommandError for bad input or an unknown command.
+        Every command passes here, so here it is counted and timed (bot.ops.metrics)."""
         command = registry.find(name)
         if command is None:
+            self.metrics.commands.labels(command="unknown", outcome="error").inc()
             raise CommandError(f"I don't know the command '/{name[:40]}'. Try /help for the list.")
-        return command.handler(self, arg, conversation)
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            reply = command.handler(self, arg, conversation)
+            outcome = "ok"
+        finally:
+            self.metrics.commands.labels(command=name, outcome=outcome).inc()
+            self.metrics.command_seconds.labels(command=name).observe(time.perf_counter() - started)
+        if reply.answered is not None:
+            self.metrics.answers.labels(answered=str(reply.answered).lower()).inc()
+        return reply
 
     def error(self, message: str) -> Reply:
         return Reply("error", paragraphs=(Paragraph(message),), ephemeral=True)
 
     # ------------------------------------------------------------------------------------------ shortcuts
     def brief(self) -> Reply:
-        return brief.brief(self)
+        return self.run("brief", "", Conversation())
 
     def ask(self, question: str, thread: str | None = None) -> Reply:
         """Answer a question; `thread` (an id or a platform thread key) makes it a follow-up in that thread."""
-        return ask.ask(self, question, thread)
+        return self.run("ask", question, Conversation(thread=thread))
 
     def takeaways(self, topic: str | None = None) -> Reply:
-        return takeaways.takeaways(self, topic or "")
+        return self.run("takeaways", topic or "", Conversation())
 
     def timeline(self, topic: str | None = None) -> Reply:
-        return timeline.timeline(self, topic or "")
+        return self.run("timeline", topic or "", Conversation())
 
     def perspectives(self, topic: str | None = None) -> Reply:
-        return perspectives.perspectives(self, topic or "")
+        return self.run("perspectives", topic or "", Conversation())
 
     def sources(self) -> Reply:
-        return sources.sources(self)
+        return self.run("sources", "", Conversation())
 
     def digest(self, args: str, conversation: Conversation) -> Reply:
-        return digest.digest(self, args, conversation)
+        return self.run("digest", args, conversation)
 
     def help(self) -> Reply:
-        return help_command.help_reply(self)
+        return self.run("help", "", Conversation())

@@ -81,6 +81,7 @@ class DigestService:
         self.engine = bot.engine
         self.subscriptions = bot.digests
         self.feeds = getattr(bot, "feeds", None)
+        self.metrics = getattr(bot, "metrics", None)
         self.store = bot.digests.store
         self.settings = bot.digests.settings
         self.clock = bot.digests.clock
@@ -337,6 +338,8 @@ class DigestService:
         for attempt in range(1, self.retry.attempts + 1):
             if attempt > 1:
                 await asyncio.to_thread(self.store.count_attempt, delivery.id)
+                if self.metrics is not None:
+                    self.metrics.digest_retries.inc()
             if ambiguous:  # the last attempt may have gone through
                 found = await self._marker_present(subscription, delivery)
                 if found is None:
@@ -430,6 +433,8 @@ class DigestService:
         )
         if state in {"missed", "failed"}:
             log.warning("digest %s: %s %s: %s", subscription.id, delivery.scheduled_at.isoformat(), state, error)
+        if self.metrics is not None:
+            self.metrics.digests.labels(outcome=state).inc()
         return Outcome(subscription.id, delivery.scheduled_at, state, message_id, detail or error)
 
     def _lock(self, subscription: DigestSubscription) -> asyncio.Lock:

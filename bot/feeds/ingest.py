@@ -27,6 +27,7 @@ from protego import Protego
 from bot.feeds.fetch import ROBOTS_AGENT, Fetcher, FetchError
 from bot.feeds.parse import FeedEntry, FeedFormatError, parse_feed
 from bot.feeds.store import Feed, FeedStore, Outcome
+from bot.ops.metrics import Metrics
 from briefings.cleaning import CleanedArticle
 from briefings.engine import BriefingEngine
 from briefings.importer import CorpusWriter, ImportReport
@@ -223,7 +224,10 @@ class FeedPoller:
         fetcher: Fetcher,
         theme: ThemeFilter,
         clock: Callable[[], datetime],
+        *,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics
         self.store = store
         self.corpus_dir = Path(corpus_dir)
         self.fetcher = fetcher
@@ -240,6 +244,16 @@ class FeedPoller:
 
     def poll(self, feed: Feed) -> PollReport:
         """One pass over one feed, whatever its schedule says; never raises for the feed's own faults."""
+        report = self._poll(feed)
+        if self.metrics is not None:
+            outcome = "error" if report.error else "not_modified" if report.not_modified else "fetched"
+            self.metrics.feed_polls.labels(outcome=outcome).inc()
+            for kind, count in (("imported", report.imported), ("skipped", report.skipped), ("failed", report.failed)):
+                if count:
+                    self.metrics.feed_entries.labels(outcome=kind).inc(len(count))
+        return report
+
+    def _poll(self, feed: Feed) -> PollReport:
         now = self.clock()
         report = PollReport(feed)
         try:

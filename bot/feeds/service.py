@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from bot.feeds.fetch import Fetcher, FetchLimits
 from bot.feeds.ingest import FeedPoller, PollReport, ThemeFilter, canonical_url
 from bot.feeds.store import EntryCounts, Feed, FeedStore
+from bot.ops.metrics import Metrics
 from briefings.engine import BriefingEngine
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ class Feeds:
         clock: Callable[[], datetime] = utc_now,
         limits: FetchLimits | None = None,
         fetcher_factory: Callable[[], Fetcher] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.corpus_dir = Path(corpus_dir)
@@ -86,6 +88,7 @@ class Feeds:
         self.clock = clock
         self._fetcher_factory = fetcher_factory or (lambda: Fetcher(limits))
         self._poller: FeedPoller | None = None
+        self.metrics = metrics
 
     # ------------------------------------------------------------------------------------------ management
     def add(self, url: str, every: str | None = None, name: str | None = None, created_by: str | None = None) -> Feed:
@@ -134,7 +137,9 @@ class Feeds:
     @property
     def poller(self) -> FeedPoller:
         if self._poller is None:
-            self._poller = FeedPoller(self.store, self.corpus_dir, self._fetcher_factory(), self.theme, self.clock)
+            self._poller = FeedPoller(
+                self.store, self.corpus_dir, self._fetcher_factory(), self.theme, self.clock, metrics=self.metrics
+            )
         return self._poller
 
     def poll(self, feed_id: str | None = None) -> list[PollReport]:
