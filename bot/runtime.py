@@ -7,13 +7,17 @@ import contextlib
 import logging
 import signal
 from collections.abc import Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.core import BriefingBot
 from bot.settings import Settings
 from bot.storage import StateStore
+from bot.storage.leadership import ELECTION_INTERVAL, Leadership
 from briefings.engine import BriefingEngine
 from briefings.importer import tidy_corpus
+
+if TYPE_CHECKING:
+    from bot.digests.service import DigestService
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +35,29 @@ def build_bot(settings: Settings) -> BriefingBot:
         log.warning("the corpus directory %s has no articles", settings.corpus_dir)
     store = StateStore(settings.state_url)
     return BriefingBot(engine, store, settings.digest, feeds_theme=settings.feeds_theme)
+
+
+async def keep_election(
+    digests: DigestService, leadership: Leadership, bot: BriefingBot, interval: float = ELECTION_INTERVAL
+) -> None:
+    """Every `interval` seconds: a follower tries to lead, a leader checks it still does (and steps down if not)."""
+    bot.metrics.leader.set(1 if digests.leading else 0)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            if digests.leading and not await asyncio.to_thread(leadership.alive):
+                digests.follow()
+                log.warning("no longer the scheduler leader: digests and feed polls stop here")
+            elif not digests.leading and await asyncio.to_thread(leadership.acquire):
+                log.info("now the scheduler leader: digests and feed polls run here")
+                await digests.lead()
+            else:
+                continue
+        except Exception:
+            log.exception("scheduler election: check failed; trying again in %.0f s", interval)
+            continue
+        bot.metrics.leader.set(1 if digests.leading else 0)
+        bot.metrics.leader_changes.inc()
 
 
 def configured_platforms(settings: Settings) -> list[str]:
@@ -65,8 +92,12 @@ async def _run_platforms(
     """Serve `platforms` until one stops or `stop` is set (SIGINT and SIGTERM set it)."""
     from bot.digests.service import DigestService
 
-    # The process's one digest scheduler; each platform attaches its sender once its client is up.
+    # The process's digest scheduler; each platform attaches its sender once its client is up. On a shared
+    # PostgreSQL only the elected replica runs it (bot.storage.leadership); the others follow, ready to take over.
+    leadership = Leadership(bot.store.engine)
     digests = DigestService(bot)
+    digests.leading = await asyncio.to_thread(leadership.acquire)
+    log.info("scheduler role: %s", "leader" if digests.leading else "follower")
     await digests.start()
     bot.feeds.attach(digests.scheduler, on_import=bot.engine.refresh)  # feeds are polled on the same scheduler
     jobs: list[Coroutine[Any, Any, None]] = []
@@ -95,17 +126,19 @@ async def _run_platforms(
             settings.ops_host,
             settings.ops_port,
             platforms=lambda: {name: not task.done() for name, task in running.items()},
-            scheduler=lambda: "leader" if digests.scheduler is not None else "stopped",
+            scheduler=lambda: "leader" if digests.leading else "follower",
         )
         await ops.start()
-    bot.metrics.leader.set(1)  # this process runs the digest and feed scheduler
+    election = asyncio.create_task(keep_election(digests, leadership, bot))
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
     # Digests first: no new ones start, and those under way finish while the platforms can still post them.
     await digests.stop()
     for task in [*tasks, stopper]:
         task.cancel()
-    await asyncio.gather(*tasks, stopper, return_exceptions=True)
+    election.cancel()
+    await asyncio.gather(*tasks, stopper, election, return_exceptions=True)
+    await asyncio.to_thread(leadership.release)
     if ops is not None:
         await ops.stop()
     failed = [t for t in done if t is not stopper and not t.cancelled() and t.exception()]

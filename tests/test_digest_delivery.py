@@ -55,6 +55,11 @@ def subscribe(bot: BriefingBot, text: str, conversation: Conversation = ADMIN) -
     return max(subscriptions, key=lambda s: s.created_at).id
 
 
+def digest_jobs(service: DigestService) -> list[str]:
+    assert service.scheduler is not None
+    return [job.id for job in service.scheduler.get_jobs() if job.id.startswith("digest:")]
+
+
 def states(bot: BriefingBot, subscription_id: str) -> list[tuple[datetime, str]]:
     return [(d.scheduled_at, d.state) for d in bot.digests.store.deliveries(subscription_id)]
 
@@ -378,7 +383,7 @@ async def test_subscription_changes_add_and_remove_scheduler_jobs(
     service, _ = make_service(bot, clock)
     await service.start({"slack": slack})
     try:
-        assert service.scheduler is not None and service.scheduler.get_jobs() == []
+        assert service.scheduler is not None and digest_jobs(service) == []
         sub_id = subscribe(bot, "weekdays 07:30 Europe/Berlin")
         await asyncio.sleep(0)  # the change is applied on the event loop
         job = service.scheduler.get_job(f"digest:{sub_id}")
@@ -387,7 +392,7 @@ async def test_subscription_changes_add_and_remove_scheduler_jobs(
         assert str(job.trigger) == "digest[weekdays 07:30 (Europe/Berlin)]"
         bot.run("digest", "unsubscribe", ADMIN)
         await asyncio.sleep(0)
-        assert service.scheduler.get_jobs() == []
+        assert digest_jobs(service) == []
     finally:
         await service.stop()
 
@@ -473,3 +478,28 @@ async def test_a_background_attach_stuck_past_the_drain_is_cancelled_and_reconci
     assert stuck.cancelled and states(bot, sub_id) == [(EIGHT, "sending")]
     (outcome,) = await make_service(bot, clock)[0].attach("slack", slack)
     assert outcome.state == "delivered" and len(slack.posts) == 1
+
+
+async def test_a_follower_delivers_nothing_until_it_leads(
+    engine: BriefingEngine, db: Path, clock: FakeClock, slack: FakePlatform
+) -> None:
+    """A replica that does not run the schedule attaches its sender but catches up and fires nothing; when it
+    becomes the leader it picks up the subscriptions in the store (made on any replica) and delivers once."""
+    bot = make_bot(engine, db, clock)
+    add_subscription(bot, "s1", "C0NEWS", "daily 08:00", MONDAY_0759 - timedelta(hours=1))
+    clock.advance(minutes=2)  # 08:01: due
+    service, _ = make_service(bot, clock)
+    service.leading = False
+    await service.start()
+    try:
+        assert await service.attach("slack", slack) == []
+        assert slack.posts == [] and digest_jobs(service) == []
+        assert service.scheduler is not None and service.scheduler.get_job("digests:sync") is not None
+        outcomes = await service.lead()
+        assert [o.state for o in outcomes] == ["delivered"] and len(slack.posts) == 1
+        assert digest_jobs(service) == ["digest:s1"]
+        service.follow()
+        assert await service.lead() == []  # delivered once: nothing left to catch up
+        assert len(slack.posts) == 1
+    finally:
+        await service.stop()

@@ -63,6 +63,9 @@ class Outcome:
     detail: str | None = None
 
 
+SYNC_SECONDS = 30  # how often the leader re-reads subscriptions (changes made on other replicas)
+
+
 class DigestService:
     """The scheduler and the delivery logic. `start` inside the bot's event loop; `stop` before it closes."""
 
@@ -98,6 +101,9 @@ class DigestService:
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._refreshed_at: float | None = None
+        # Whether this process runs the schedule (bot.storage.leadership). A follower keeps its senders attached
+        # but schedules and catches up nothing until `lead()`.
+        self.leading = True
         self._refresh_lock = asyncio.Lock()
 
     @property
@@ -113,7 +119,9 @@ class DigestService:
             timezone=UTC,
             job_defaults={"misfire_grace_time": self.settings.grace, "coalesce": True, "max_instances": 1},
         )
-        self.scheduler.start()
+        self.scheduler.start(paused=not self.leading)
+        # Subscriptions changed by another replica reach this one's jobs through the store.
+        self.scheduler.add_job(self.sync_jobs, "interval", seconds=SYNC_SECONDS, id="digests:sync", coalesce=True)
         self.subscriptions.listeners.append(self._on_change)
         outcomes: list[Outcome] = []
         for platform, sender in (senders or {}).items():
@@ -126,8 +134,28 @@ class DigestService:
         Jobs come first so that a time falling due while the catch-up runs still fires; the channel lock and the
         delivery row keep a job and the catch-up from handling the same time twice."""
         self._senders[platform] = sender
+        if not self.leading:
+            return []
         self.sync_jobs()
         return await self.recover(platform)
+
+    async def lead(self) -> list[Outcome]:
+        """This process now runs the schedule: jobs from the store, then the catch-up for every attached platform."""
+        self.leading = True
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.resume()
+        self.sync_jobs()
+        outcomes: list[Outcome] = []
+        for platform in list(self._senders):
+            outcomes += await self.recover(platform)
+        return outcomes
+
+    def follow(self) -> None:
+        """Another process runs the schedule now: fire nothing (deliveries under way finish; their rows are the
+        guarantee against a double post)."""
+        self.leading = False
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.pause()
 
     def attach_soon(self, platform: str, sender: DigestSender) -> None:
         """`attach` in the background, for adapters that should serve at once rather than wait for the catch-up

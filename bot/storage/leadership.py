@@ -1,0 +1,81 @@
+"""Which process runs the scheduler (digests and feed polls) when several share one store.
+
+SQLite is one process's store: that process leads. On PostgreSQL the leader is whoever holds a session advisory
+lock on its own connection. The lock goes with the connection, so a leader that dies (even by kill -9) releases it
+as soon as the server sees the connection close, and the next replica to try takes over. Followers try every
+few seconds; the leader checks its connection just as often and steps down when it is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+log = logging.getLogger(__name__)
+
+SCHEDULER_LOCK = 0x62726966 + 1  # next to the migrations' key
+ELECTION_INTERVAL = 5.0  # seconds between a follower's attempts and a leader's checks
+
+
+class Leadership:
+    def __init__(self, engine: Engine, key: int = SCHEDULER_LOCK) -> None:
+        self.engine = engine
+        self.key = key
+        self._connection: Connection | None = None
+        self.shared = engine.dialect.name == "postgresql"
+
+    @property
+    def held(self) -> bool:
+        return not self.shared or self._connection is not None
+
+    def acquire(self) -> bool:
+        """Try to become the leader; True when this process leads (always, on SQLite)."""
+        if not self.shared or self._connection is not None:
+            return True
+        connection = self.engine.connect()
+        try:
+            won = bool(connection.execute(sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}).scalar())
+            connection.commit()  # the session lock outlives the transaction
+        except sa.exc.SQLAlchemyError:
+            connection.close()
+            raise
+        if not won:
+            connection.close()
+            return False
+        self._connection = connection
+        return True
+
+    def alive(self) -> bool:
+        """Still the leader? False once the lock's connection is gone (the server released the lock)."""
+        if not self.shared:
+            return True
+        if self._connection is None:
+            return False
+        try:
+            self._connection.execute(sa.text("SELECT 1"))
+            self._connection.commit()
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("scheduler leadership lost: %s", type(exc).__name__)
+            self._drop()
+            return False
+        return True
+
+    def release(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": self.key})
+                self._connection.commit()
+            except sa.exc.SQLAlchemyError:
+                pass
+            self._drop()
+
+    def _drop(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.invalidate()  # never back to the pool: the lock must not travel with it
+                self._connection.close()
+            except sa.exc.SQLAlchemyError:
+                pass
+            self._connection = None
