@@ -49,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("paths", nargs="+", metavar="PATH_OR_URL")
     corpus_sub.add_parser("list", help="list the corpus documents")
 
+    db = sub.add_parser("db", help="the state database (SQLite file, or BRIEFBOT_DATABASE_URL)")
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_sub.add_parser("upgrade", help="apply the schema migrations once, under a lock (every start also does)")
+
     feeds = sub.add_parser("feeds", help="news feeds (RSS, Atom, JSON Feed) polled into the corpus")
     feeds_sub = feeds.add_subparsers(dest="feeds_command", metavar="ACTION", required=True)
     add = feeds_sub.add_parser("add", help="follow a feed")
@@ -178,6 +182,16 @@ def _check_places(args: argparse.Namespace, settings: Settings) -> None:
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "corpus":
         return _corpus(args, settings)
+    if args.command == "db":
+        from bot.storage import StateStore
+
+        store = StateStore(settings.state_url)
+        try:
+            where = store.engine.url.render_as_string(hide_password=True)
+            sys.stdout.write(f"{where}: schema at revision {store.revision()}\n")
+        finally:
+            store.close()
+        return 0
     if args.command == "feeds":
         from bot.feeds.cli import run_feeds
 

@@ -102,3 +102,13 @@ def test_a_closed_pipe_is_quiet(
     monkeypatch.setattr(sys, "stdout", ClosedPipe())
     assert main(["--corpus", str(DEFAULT_CORPUS), "--data", str(data_dir), "corpus", "list"]) == 141
     assert capsys.readouterr().err == ""
+
+
+def test_db_upgrade_applies_the_migrations_once_and_says_where(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`briefbot db upgrade` brings the state database to the newest revision and names it; again is a no-op."""
+    for _ in range(2):
+        assert main(["--corpus", str(DEFAULT_CORPUS), "--data", str(tmp_path / "data"), "db", "upgrade"]) == 0
+        out = capsys.readouterr().out
+        assert out.endswith("state.sqlite3: schema at revision 0003\n")

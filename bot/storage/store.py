@@ -97,6 +97,13 @@ class StateStore:
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
 
+    def revision(self) -> str | None:
+        """The schema revision the database is at (e.g. '0003')."""
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
     def close(self) -> None:
         self.engine.dispose()
 
