@@ -112,3 +112,33 @@ def test_db_upgrade_applies_the_migrations_once_and_says_where(
         assert main(["--corpus", str(DEFAULT_CORPUS), "--data", str(tmp_path / "data"), "db", "upgrade"]) == 0
         out = capsys.readouterr().out
         assert out.endswith("state.sqlite3: schema at revision 0003\n")
+
+
+def test_the_compose_file_runs_two_replicas_on_postgres() -> None:
+    """compose.yaml: PostgreSQL with a healthcheck, two briefbot replicas that wait for it, share the corpus
+    volume, keep their own data volume, and expose the ops port."""
+    import yaml
+
+    root = DEFAULT_CORPUS.parent
+    compose = yaml.safe_load((root / "compose.yaml").read_text())
+    services = compose["services"]
+    assert services["db"]["image"].startswith("postgres:") and "healthcheck" in services["db"]
+    replicas = [name for name in services if name.startswith("briefbot-")]
+    assert len(replicas) == 2
+    for name in replicas:
+        service = services[name]
+        assert service["depends_on"]["db"]["condition"] == "service_healthy"
+        assert service["environment"]["BRIEFBOT_DATABASE_URL"].startswith("postgresql+psycopg://")
+        assert "corpus:/app/corpus" in service["volumes"]
+        assert any(port.endswith(":8080") for port in service["ports"])
+    assert len({tuple(services[n]["volumes"]) for n in replicas}) == 2  # own data volume each
+
+
+def test_the_compose_file_is_valid_for_docker_compose() -> None:
+    """`docker compose config` accepts it, where a Docker daemon answers."""
+    root = DEFAULT_CORPUS.parent
+    docker = shutil.which("docker")
+    if docker is None or subprocess.run([docker, "info"], capture_output=True, check=False).returncode:
+        pytest.skip("no Docker daemon here (the compose file is still checked statically)")
+    done = subprocess.run([docker, "compose", "-f", str(root / "compose.yaml"), "config", "-q"], check=False)
+    assert done.returncode == 0
