@@ -24,6 +24,7 @@ def main() -> int:
         ("brief_quality.py", []),
         ("digest_bench.py", []),
         ("feeds_bench.py", []),
+        ("failover_bench.py", []),
     ):
         print(f"\n### {script}", flush=True)
         codes.append(subprocess.run([sys.executable, str(HERE / script), *args], check=False).returncode)

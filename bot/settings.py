@@ -11,7 +11,16 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -61,6 +70,17 @@ class DiscordSettings(BaseModel):
     token: SecretStr | None = None
     application_id: int | None = None
     message_content: bool | None = None  # None: detect from the application's flags at start
+    # Replicas split the gateway: each runs shard `shard_id` of `shard_count` (both or neither).
+    shard_count: int | None = Field(default=None, ge=1)
+    shard_id: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _one_shard(self) -> DiscordSettings:
+        if (self.shard_count is None) != (self.shard_id is None):
+            raise ValueError("set both BRIEFBOT_DISCORD_SHARD_COUNT and BRIEFBOT_DISCORD_SHARD_ID, or neither")
+        if self.shard_count is not None and self.shard_id is not None and self.shard_id >= self.shard_count:
+            raise ValueError(f"BRIEFBOT_DISCORD_SHARD_ID must be below the shard count ({self.shard_count})")
+        return self
 
     @property
     def configured(self) -> bool:
@@ -168,6 +188,8 @@ class _PlatformEnv(PydanticBaseSettingsSource):
         "DISCORD_TOKEN": "token",
         "DISCORD_APPLICATION_ID": "application_id",
         "BRIEFBOT_DISCORD_MESSAGE_CONTENT": "message_content",
+        "BRIEFBOT_DISCORD_SHARD_COUNT": "shard_count",
+        "BRIEFBOT_DISCORD_SHARD_ID": "shard_id",
     }
 
     def get_field_value(self, field: object, field_name: str) -> tuple[object, str, bool]:  # pragma: no cover

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import glob
-import os
 import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -18,6 +13,7 @@ from bot.storage import StateStore
 from briefings.engine import BriefingEngine
 
 from .discord_fixtures import DiscordFake
+from .pg import PostgresUnavailableError, postgres_server
 from .slack_mock import MockSlack
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,50 +72,12 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> DiscordFake:
     return fake
 
 
-# A real PostgreSQL server for the tests that need one (skipped where the binaries are missing).
-def _server_binary(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return candidates[-1] if candidates else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
+# A real PostgreSQL server for the tests that need one (skipped where it cannot run here).
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
-    """A throwaway PostgreSQL cluster on a Unix socket in a temp directory, stopped after the module."""
     pytest.importorskip("psycopg")
-    initdb, pg_ctl = _server_binary("initdb"), _server_binary("pg_ctl")
-    if not initdb or not pg_ctl:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
-    base = Path(tempfile.mkdtemp(prefix="briefbot-pg-"))
-    prefix: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root: run the server as the postgres user
-        if (
-            shutil.which("runuser") is None
-            or subprocess.run(["id", "postgres"], capture_output=True, check=False).returncode
-        ):
-            pytest.skip("running as root without a postgres user to run the server")
-        shutil.chown(base, user="postgres")
-        prefix = ["runuser", "-u", "postgres", "--"]
-    data, port = base / "data", _free_port()
-    subprocess.run(
-        [*prefix, initdb, "-D", str(data), "-U", "briefbot", "--auth=trust"], check=True, capture_output=True
-    )
-    options = f"-p {port} -k {base} -c listen_addresses=''"
-    subprocess.run(
-        [*prefix, pg_ctl, "-D", str(data), "-o", options, "-l", str(base / "server.log"), "-w", "start"],
-        check=True,
-        capture_output=True,
-    )
     try:
-        yield f"postgresql+psycopg://briefbot@/postgres?host={base}&port={port}"
-    finally:
-        subprocess.run([*prefix, pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"], capture_output=True, check=False)
-        shutil.rmtree(base, ignore_errors=True)
+        with postgres_server() as url:
+            yield url
+    except PostgresUnavailableError as exc:
+        pytest.skip(str(exc))

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -31,7 +32,8 @@ class FileChannel:
         self.path = path
 
     async def send(self, channel: str, reply: Reply, marker: DigestMarker) -> str:
-        line = json.dumps({"channel": channel, "marker": marker.text, "pid": os.getpid()}) + "\n"
+        record = {"channel": channel, "marker": marker.text, "pid": os.getpid(), "at": time.time()}
+        line = json.dumps(record) + "\n"
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, line.encode())

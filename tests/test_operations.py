@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.core import BriefingBot
 from bot.storage.store import StateStore, StoreUnavailableError
 
 from .conftest import DEFAULT_CORPUS
@@ -33,6 +34,12 @@ def _no_platforms(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"BRIEFBOT_DATABASE_URL": "mysql://u:p@h/db"}, [], "BRIEFBOT_DATABASE_URL: 'mysql' databases are not"),
         ({"BRIEFBOT_SLACK_PORT": "abc"}, [], "BRIEFBOT_SLACK_PORT: Input should be a valid integer"),
         ({"BRIEFBOT_TIMEZONE": "Mars/Olympus"}, [], "BRIEFBOT_TIMEZONE: unknown timezone 'Mars/Olympus'"),
+        ({"BRIEFBOT_DISCORD_SHARD_COUNT": "2"}, [], "BRIEFBOT_DISCORD: set both BRIEFBOT_DISCORD_SHARD_COUNT"),
+        (
+            {"BRIEFBOT_DISCORD_SHARD_COUNT": "2", "BRIEFBOT_DISCORD_SHARD_ID": "2"},
+            [],
+            "BRIEFBOT_DISCORD: BRIEFBOT_DISCORD_SHARD_ID must be below the shard count (2)",
+        ),
         ({}, ["--corpus", "/missing-corpus"], "BRIEFBOT_CORPUS: /missing-corpus is not a folder"),
         ({}, ["--data", "/proc/briefbot"], "BRIEFBOT_DATA: /proc/briefbot is not a writable folder"),
     ],
@@ -142,3 +149,12 @@ def test_the_compose_file_is_valid_for_docker_compose() -> None:
         pytest.skip("no Docker daemon here (the compose file is still checked statically)")
     done = subprocess.run([docker, "compose", "-f", str(root / "compose.yaml"), "config", "-q"], check=False)
     assert done.returncode == 0
+
+
+def test_a_discord_replica_runs_the_shard_it_is_given(bot: BriefingBot) -> None:
+    """BRIEFBOT_DISCORD_SHARD_ID/_COUNT reach the gateway client: this replica identifies as shard 1 of 3."""
+    from bot.adapters.discord.runner import create_client
+
+    client = create_client(bot, message_content=False, shard=(1, 3))
+    assert (client.shard_id, client.shard_count) == (1, 3)
+    assert create_client(bot, message_content=False).shard_id is None

@@ -32,8 +32,21 @@ class BriefbotClient(discord.Client):
     """A client bound to the core bot. `message_content` says whether plain thread replies carry their text;
     with `digests` (the process's digest service) the client also posts Discord's scheduled digests."""
 
-    def __init__(self, core: BriefingBot, *, message_content: bool, digests: DigestService | None = None) -> None:
-        super().__init__(intents=intents_for(message_content), allowed_mentions=discord.AllowedMentions.none())
+    def __init__(
+        self,
+        core: BriefingBot,
+        *,
+        message_content: bool,
+        digests: DigestService | None = None,
+        shard: tuple[int, int] | None = None,
+    ) -> None:
+        """`shard`: (id, count) when replicas split the gateway (BRIEFBOT_DISCORD_SHARD_ID / _COUNT)."""
+        super().__init__(
+            intents=intents_for(message_content),
+            allowed_mentions=discord.AllowedMentions.none(),
+            shard_id=shard[0] if shard else None,
+            shard_count=shard[1] if shard else None,
+        )
         self.core = core
         self.message_content = message_content
         self.digests = digests

@@ -24,9 +24,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def create_client(core: BriefingBot, *, message_content: bool, digests: DigestService | None = None) -> BriefbotClient:
+def create_client(
+    core: BriefingBot,
+    *,
+    message_content: bool,
+    digests: DigestService | None = None,
+    shard: tuple[int, int] | None = None,
+) -> BriefbotClient:
     """A client with every command registered (not synced: `briefbot discord sync` does that, explicitly)."""
-    client = BriefbotClient(core, message_content=message_content, digests=digests)
+    client = BriefbotClient(core, message_content=message_content, digests=digests, shard=shard)
     register_commands(client.tree)
     return client
 
@@ -49,7 +55,12 @@ async def serve(core: BriefingBot, settings: Settings, digests: DigestService | 
         "enabled" if message_content else "not enabled",
         follow_up_hint(message_content),
     )
-    client = create_client(core, message_content=message_content, digests=digests)
+    discord_settings = settings.discord
+    shard = None
+    if discord_settings.shard_id is not None and discord_settings.shard_count is not None:
+        shard = (discord_settings.shard_id, discord_settings.shard_count)
+        log.info("Discord: gateway shard %d of %d", shard[0], shard[1])
+    client = create_client(core, message_content=message_content, digests=digests, shard=shard)
     async with client:
         try:
             await client.start(token)

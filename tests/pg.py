@@ -1,0 +1,64 @@
+"""A throwaway PostgreSQL server (initdb + pg_ctl on a Unix socket in a temp folder), for tests and benchmarks."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+class PostgresUnavailableError(RuntimeError):
+    """No server binaries, or running as root without a postgres user."""
+
+
+def _server_binary(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return candidates[-1] if candidates else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """Start a server, yield its SQLAlchemy URL, stop and delete it afterwards."""
+    initdb, pg_ctl = _server_binary("initdb"), _server_binary("pg_ctl")
+    if not initdb or not pg_ctl:
+        raise PostgresUnavailableError("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+    base = Path(tempfile.mkdtemp(prefix="briefbot-pg-"))
+    prefix: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root: run the server as the postgres user
+        if (
+            shutil.which("runuser") is None
+            or subprocess.run(["id", "postgres"], capture_output=True, check=False).returncode
+        ):
+            raise PostgresUnavailableError("running as root without a postgres user to run the server")
+        shutil.chown(base, user="postgres")
+        prefix = ["runuser", "-u", "postgres", "--"]
+    data, port = base / "data", _free_port()
+    subprocess.run(
+        [*prefix, initdb, "-D", str(data), "-U", "briefbot", "--auth=trust"], check=True, capture_output=True
+    )
+    options = f"-p {port} -k {base} -c listen_addresses=''"
+    subprocess.run(
+        [*prefix, pg_ctl, "-D", str(data), "-o", options, "-l", str(base / "server.log"), "-w", "start"],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql+psycopg://briefbot@/postgres?host={base}&port={port}"
+    finally:
+        subprocess.run([*prefix, pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"], capture_output=True, check=False)
+        shutil.rmtree(base, ignore_errors=True)
