@@ -100,12 +100,17 @@ def _add_platform_commands(sub: Any) -> None:
     add_discord_commands(sub)
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def _configure_logging(level: str, log_format: str = "text") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":  # one object per line, for log collectors: time, level, logger, message, exc_info
+        from pythonjsonlogger.json import JsonFormatter
+
+        handler.setFormatter(
+            JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s", rename_fields={"levelname": "level"})
+        )
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=[handler])
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
@@ -139,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     quiet = args.command != "run" or interactive_console
     # One-shot commands and the console keep the terminal for replies: warnings only, unless asked.
     explicit = args.log_level or os.environ.get("BRIEFBOT_LOG_LEVEL")
-    _configure_logging(settings.log_level if explicit or not quiet else "WARNING")
+    _configure_logging(settings.log_level if explicit or not quiet else "WARNING", settings.log_format)
     try:
         return _dispatch(args, settings)
     except (CommandError, ConfigurationError, StoreUnavailableError) as exc:

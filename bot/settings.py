@@ -107,6 +107,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("data"), validation_alias=AliasChoices("BRIEFBOT_DATA", "data_dir"))
     database_url: str | None = None  # default: SQLite file in the data directory
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"  # BRIEFBOT_LOG_FORMAT
     timezone: str = "UTC"
     # BRIEFBOT_DIGEST_MIN_INTERVAL and BRIEFBOT_DIGEST_GRACE, in seconds (see docs/digests.md).
     digest_min_interval: int = Field(default=3600, ge=60)

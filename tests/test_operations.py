@@ -5,6 +5,7 @@ database is retried then named (without its password), and a closed pipe is quie
 from __future__ import annotations
 
 import io
+import os
 import json
 import shutil
 import subprocess
@@ -158,3 +159,30 @@ def test_a_discord_replica_runs_the_shard_it_is_given(bot: BriefingBot) -> None:
     client = create_client(bot, message_content=False, shard=(1, 3))
     assert (client.shard_id, client.shard_count) == (1, 3)
     assert create_client(bot, message_content=False).shard_id is None
+
+
+def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
+    """BRIEFBOT_LOG_FORMAT=json: every log line parses as JSON with time, level, logger and message."""
+    (tmp_path / "a.txt").write_text("A title here\n\nSome text of the article body.\n")
+    briefbot = Path(sys.executable).parent / "briefbot"
+    done = subprocess.run(
+        [
+            str(briefbot),
+            "--log-level",
+            "INFO",
+            "--corpus",
+            str(tmp_path / "c"),
+            "--data",
+            str(tmp_path / "d"),
+            "corpus",
+            "import",
+            str(tmp_path / "a.txt"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "BRIEFBOT_LOG_FORMAT": "json"},
+        check=True,
+    )
+    records = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]
+    assert records and all({"asctime", "level", "name", "message"} <= set(r) for r in records)
+    assert any(r["message"].startswith("added a-title-here") for r in records)
