@@ -5,8 +5,8 @@ database is retried then named (without its password), and a closed pipe is quie
 from __future__ import annotations
 
 import io
-import os
 import json
+import os
 import shutil
 import subprocess
 import sys
