@@ -14,7 +14,6 @@ import os
 import random
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,24 +28,7 @@ from bot.settings import DigestSettings  # noqa: E402
 from bot.storage import StateStore  # noqa: E402
 from briefings.engine import BriefingEngine  # noqa: E402
 from tests.pg import PostgresUnavailableError, postgres_server  # noqa: E402
-
-
-def _start(url: str, corpus: Path, data: Path, channel: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.replica", url, str(corpus), str(data), str(channel)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-
-
-def _leader(channel: Path, replicas: list[subprocess.Popen[str]]) -> subprocess.Popen[str] | None:
-    for process in replicas:
-        role = channel.with_name(f"role-{process.pid}")
-        if process.poll() is None and role.exists() and role.read_text() == "leader":
-            return process
-    return None
+from tests.replica import current_leader, start_replica  # noqa: E402
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -83,23 +65,24 @@ def _run(url: str, work: Path, kills: int, low: float, high: float) -> int:
     replicas = []
     for n in range(3):
         shutil.copytree(work / "data-0", work / f"data-{n + 1}")
-        replicas.append(_start(url, corpus, work / f"data-{n + 1}", channel))
+        replicas.append(start_replica(url, corpus, work / f"data-{n + 1}", channel))
     rng = random.Random(5)
     takeovers: list[float] = []
     try:
         for _ in range(kills):
             time.sleep(rng.uniform(low, high))
-            leader = _leader(channel, replicas)
+            leader = current_leader(channel, replicas)
             if leader is None:
                 continue
             index = replicas.index(leader)
             os.kill(leader.pid, signal.SIGKILL)
             killed = time.monotonic()
             leader.wait()
-            while _leader(channel, replicas) is None and time.monotonic() - killed < 60:
+            while current_leader(channel, replicas) is None and time.monotonic() - killed < 60:
                 time.sleep(0.05)
             takeovers.append(time.monotonic() - killed)
-            replicas[index] = _start(url, corpus, work / f"data-{index + 1}", channel)  # the orchestrator restarts it
+            # the orchestrator restarts it
+            replicas[index] = start_replica(url, corpus, work / f"data-{index + 1}", channel)
         time.sleep(75)  # let the last minutes settle
         ended = datetime.now(UTC)
     finally:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -46,6 +48,26 @@ class FileChannel:
         if not self.path.exists():
             return False
         return any(json.loads(line)["marker"] == marker.text for line in self.path.read_text().splitlines() if line)
+
+
+def start_replica(url: str, corpus: Path, data: Path, channel: Path) -> subprocess.Popen[str]:
+    """A replica process (this module), its first line on stdout its role at start."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.replica", url, str(corpus), str(data), str(channel)],
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def current_leader(channel: Path, replicas: Iterable[subprocess.Popen[str]]) -> subprocess.Popen[str] | None:
+    """The live replica that says it leads (each writes its role next to the channel file)."""
+    for process in replicas:
+        role = channel.with_name(f"role-{process.pid}")
+        if process.poll() is None and role.exists() and role.read_text() == "leader":
+            return process
+    return None
 
 
 async def serve(url: str, corpus: Path, data: Path, channel_file: Path) -> None:

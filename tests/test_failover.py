@@ -10,7 +10,6 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,27 +19,8 @@ from bot.settings import DigestSettings
 from bot.storage import StateStore
 from briefings.engine import BriefingEngine
 
-from .conftest import DEFAULT_CORPUS, ROOT
-
-
-def _start(url: str, corpus: Path, data: Path, channel: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.replica", url, str(corpus), str(data), str(channel)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=dict(os.environ),
-    )
-
-
-def _leader(channel: Path, replicas: dict[int, subprocess.Popen[str]]) -> subprocess.Popen[str] | None:
-    """The live replica that says it leads (each writes its role next to the channel file)."""
-    for pid, process in replicas.items():
-        role = channel.with_name(f"role-{pid}")
-        if process.poll() is None and role.exists() and role.read_text() == "leader":
-            return process
-    return None
+from .conftest import DEFAULT_CORPUS
+from .replica import current_leader, start_replica
 
 
 def test_killing_the_leader_loses_and_duplicates_no_digest(postgres_url: str, tmp_path: Path) -> None:
@@ -59,7 +39,7 @@ def test_killing_the_leader_loses_and_duplicates_no_digest(postgres_url: str, tm
     for n in range(3):
         data = tmp_path / f"data-{n + 1}"
         shutil.copytree(tmp_path / "data-0", data)
-        process = _start(postgres_url, corpus, data, channel)
+        process = start_replica(postgres_url, corpus, data, channel)
         replicas[process.pid] = process
     rng = random.Random(11)
     try:
@@ -69,7 +49,7 @@ def test_killing_the_leader_loses_and_duplicates_no_digest(postgres_url: str, tm
         deadline = time.monotonic() + 150
         while time.monotonic() < deadline:
             time.sleep(min(rng.uniform(20, 45), max(deadline - time.monotonic(), 0)))
-            leader = _leader(channel, replicas)
+            leader = current_leader(channel, replicas.values())
             if kills < 2 and leader is not None:
                 os.kill(leader.pid, signal.SIGKILL)
                 leader.wait()

@@ -8,7 +8,6 @@ replaced (it cannot be reached offline), as in tests/test_discord_runner.py.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import ClassVar
@@ -51,14 +50,6 @@ class RecordingService(DigestService):
         outcomes = await super().attach(platform, sender)
         self.outcomes += outcomes
         return outcomes
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[MockSlack]:
-    mock = MockSlack()
-    await mock.start()
-    yield mock
-    await mock.close()
 
 
 @pytest.fixture
