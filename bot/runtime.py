@@ -9,7 +9,7 @@ import signal
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
-from bot.core import BriefingBot
+from bot.core import BriefingBot, Gateway
 from bot.settings import Settings
 from bot.storage import StateStore
 from bot.storage.leadership import ELECTION_INTERVAL, Leadership
@@ -99,16 +99,19 @@ async def _run_platforms(
     digests.leading = await asyncio.to_thread(leadership.acquire)
     log.info("scheduler role: %s", "leader" if digests.leading else "follower")
     await digests.start()
-    bot.feeds.attach(digests.scheduler, on_import=bot.engine.refresh)  # feeds are polled on the same scheduler
+    digests.poll_feeds()  # feeds are polled on the same scheduler, by the leader only
+    gateway = Gateway(bot, digests)  # the adapters' one door into the core
     jobs: list[Coroutine[Any, Any, None]] = []
+    for platform in platforms:
+        gateway.expect(platform)
     if "slack" in platforms:
         from bot.adapters.slack import run_slack
 
-        jobs.append(run_slack(bot, settings, digests))
+        jobs.append(run_slack(gateway, settings))
     if "discord" in platforms:
         from bot.adapters.discord import run_discord
 
-        jobs.append(run_discord(bot, settings, digests))
+        jobs.append(run_discord(gateway, settings))
     if stop is None:
         stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -121,11 +124,16 @@ async def _run_platforms(
         from bot.ops.server import OpsServer
 
         running = dict(zip(platforms, tasks, strict=True))
+
+        def connected() -> dict[str, bool]:
+            status = gateway.platforms()
+            return {name: status.get(name, False) and not task.done() for name, task in running.items()}
+
         ops = OpsServer(
             bot,
             settings.ops_host,
             settings.ops_port,
-            platforms=lambda: {name: not task.done() for name, task in running.items()},
+            platforms=connected,
             scheduler=lambda: "leader" if digests.leading else "follower",
         )
         await ops.start()

@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot.core import BriefingBot
-from bot.core.replies import Reply
 from bot.digests.models import DigestMarker, DigestSubscription
 from bot.digests.schedule import parse_schedule
 from bot.digests.sender import ChannelGone, DeliveryError
 from bot.digests.service import DigestService, RetryPolicy
+from bot.replies import Reply
 from bot.settings import DigestSettings
 from bot.storage import StateStore
 from briefings.engine import BriefingEngine

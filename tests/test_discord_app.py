@@ -16,10 +16,11 @@ import discord
 import pytest
 import sqlalchemy as sa
 
-from bot.adapters.discord._delivery import NO_THREAD_PERMISSION, SOMETHING_WENT_WRONG
+from bot.adapters.discord._delivery import NO_THREAD_PERMISSION
 from bot.adapters.discord.client import BriefbotClient
 from bot.adapters.discord.runner import create_client
-from bot.core import BriefingBot, Bullet, Conversation, Reply
+from bot.core import BriefingBot, Bullet, Conversation, Gateway, Reply
+from bot.core.gateway import APOLOGY
 from bot.render.discord import escape
 from bot.storage.schema import threads
 from briefings.models import SourceDigest
@@ -43,7 +44,7 @@ EPHEMERAL = 64
 
 
 async def logged_in(bot: BriefingBot, fake: DiscordFake, *, message_content: bool) -> BriefbotClient:
-    client = create_client(bot, message_content=message_content)
+    client = create_client(Gateway(bot), message_content=message_content)
     await client.login("test-token")  # HTTP only: GET /users/@me and /oauth2/applications/@me, recorded
     fake.requests.clear()
     return client
@@ -336,7 +337,7 @@ async def test_failing_command_tells_the_user_privately_and_logs(
         await invoke(client, fake, "sources")
     assert any("/sources failed" in r.getMessage() and "index unreadable" in (r.exc_text or "") for r in caplog.records)
     (apology,) = follow_ups(fake)
-    assert apology.json["flags"] & EPHEMERAL and apology.json["content"] == SOMETHING_WENT_WRONG
+    assert apology.json["flags"] & EPHEMERAL and apology.json["content"] == APOLOGY
     fake.requests.clear()
     await invoke(client, fake, "brief")
     assert follow_ups(fake)

@@ -15,7 +15,7 @@ from bot.adapters.discord import run_discord
 from bot.adapters.discord.application import DiscordSetupError
 from bot.adapters.discord.client import intents_for
 from bot.adapters.discord.runner import resolve_message_content
-from bot.core import BriefingBot
+from bot.core import BriefingBot, Gateway
 from bot.settings import Settings
 
 from .discord_fixtures import MESSAGE_CONTENT_FLAG, MESSAGE_CONTENT_LIMITED_FLAG, DiscordFake
@@ -58,7 +58,7 @@ async def test_message_content_setting_wins_without_asking_discord(fake: Discord
 async def test_missing_token_is_a_clear_setup_error(bot: BriefingBot, fake: DiscordFake) -> None:
     """Starting without DISCORD_TOKEN fails with a message that names it."""
     with pytest.raises(DiscordSetupError, match="DISCORD_TOKEN is not set"):
-        await run_discord(bot, settings(token=None))
+        await run_discord(Gateway(bot), settings(token=None))
 
 
 async def test_runs_until_cancelled_then_closes(
@@ -76,7 +76,7 @@ async def test_runs_until_cancelled_then_closes(
 
     monkeypatch.setattr(discord.Client, "connect", gateway)
     with caplog.at_level(logging.INFO, logger="bot.adapters.discord"):
-        task = asyncio.create_task(run_discord(bot, settings()))
+        task = asyncio.create_task(run_discord(Gateway(bot), settings()))
         await asyncio.wait_for(is_connected.wait(), timeout=5)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -97,4 +97,4 @@ async def test_refused_intent_explains_the_fix(
 
     monkeypatch.setattr(discord.Client, "connect", gateway)
     with pytest.raises(DiscordSetupError, match="BRIEFBOT_DISCORD_MESSAGE_CONTENT=false"):
-        await run_discord(bot, settings(message_content=True))
+        await run_discord(Gateway(bot), settings(message_content=True))

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.core import BriefingBot
+from bot.core import BriefingBot, Gateway
 from bot.storage.store import StateStore, StoreUnavailableError
 
 from .conftest import DEFAULT_CORPUS
@@ -156,9 +156,9 @@ def test_a_discord_replica_runs_the_shard_it_is_given(bot: BriefingBot) -> None:
     """BRIEFBOT_DISCORD_SHARD_ID/_COUNT reach the gateway client: this replica identifies as shard 1 of 3."""
     from bot.adapters.discord.runner import create_client
 
-    client = create_client(bot, message_content=False, shard=(1, 3))
+    client = create_client(Gateway(bot), message_content=False, shard=(1, 3))
     assert (client.shard_id, client.shard_count) == (1, 3)
-    assert create_client(bot, message_content=False).shard_id is None
+    assert create_client(Gateway(bot), message_content=False).shard_id is None
 
 
 def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:

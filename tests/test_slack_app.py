@@ -23,8 +23,9 @@ from pydantic import SecretStr
 
 from bot.adapters.slack import InFlight, build_app
 from bot.adapters.slack.incoming import thread_key
-from bot.adapters.slack.responder import APOLOGY, NOT_A_MEMBER
-from bot.core import BriefingBot
+from bot.adapters.slack.responder import NOT_A_MEMBER
+from bot.core import BriefingBot, Gateway
+from bot.core.gateway import APOLOGY
 from bot.render.slack import THREAD_HINT, escape
 from bot.settings import SlackSettings
 from briefings.models import Briefing, SourceDigest
@@ -103,7 +104,7 @@ async def serve(
         digest_admins=digest_admins,
     )
     inflight = InFlight()
-    app = build_app(bot, settings, inflight=inflight)
+    app = build_app(Gateway(bot), settings, inflight=inflight)
     async with TestClient(TestServer(app.web_app(), host="127.0.0.1")) as http:
         yield Workspace(http, slack, bot, inflight)
         await inflight.drain(within=10)
@@ -302,6 +303,33 @@ async def test_redelivered_event_is_answered_once(workspace: Workspace) -> None:
     await workspace.settled()
     assert len(workspace.slack.posted("chat.postMessage")) == 1
     assert workspace.slack.posted("chat.postEphemeral") == []
+
+
+async def test_replicas_behind_a_load_balancer_answer_an_event_once(
+    bot: BriefingBot, slack: MockSlack
+) -> None:
+    """Two replicas (two apps, two store connections to one database) behind a load balancer that sends Slack's
+    delivery to one and its retry to the other: one answer; a follow-up in the answer's thread, reaching the
+    other replica, continues the conversation."""
+    from bot.storage import StateStore
+
+    other = BriefingBot(bot.engine, StateStore(bot.store.engine.url.render_as_string(hide_password=False)))
+    try:
+        async with serve(bot, slack) as one, serve(other, slack) as two:
+            event = mention_event("What did Bob Woodward allege?", "1800000000.000900")
+            first = await one.event(event, event_id="Ev0LB")
+            retry = await two.event(event, event_id="Ev0LB", retry=1)
+            assert first.status == retry.status == 200
+            await one.settled()
+            await two.settled()
+            (answer,) = slack.posted("chat.postMessage")
+            assert answer.params["thread_ts"] == "1800000000.000900" and slack.posted("chat.postEphemeral") == []
+            follow_up = message_event("When did he say that?", "1800000000.000950", thread_ts="1800000000.000900")
+            await two.event(follow_up, event_id="Ev0LB2")
+            await two.settled()
+            assert len(slack.posted("chat.postMessage")) == 2
+    finally:
+        other.store.close()
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 
 from bot.adapters.slack import CommandNames, build_app, build_client
 from bot.adapters.slack.manifest import BOT_EVENTS, BOT_SCOPES, main, manifest
-from bot.core import BriefingBot, registry
+from bot.core import BriefingBot, Gateway, registry
 from bot.settings import SlackSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,7 +120,7 @@ def test_http_mode_without_a_signing_secret_is_refused(bot: BriefingBot) -> None
     """HTTP mode cannot verify requests without SLACK_SIGNING_SECRET, so the app is not built."""
     settings = SlackSettings(bot_token=SecretStr("xoxb-1"), mode="http")
     with pytest.raises(ValueError, match="SLACK_SIGNING_SECRET"):
-        build_app(bot, settings)
+        build_app(Gateway(bot), settings)
 
 
 def test_client_needs_a_bot_token_and_uses_the_api_url() -> None:

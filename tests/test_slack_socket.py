@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 from bot.adapters.slack import InFlight, build_app, run_slack
-from bot.core import BriefingBot
+from bot.core import BriefingBot, Gateway
 from bot.settings import Settings, SlackSettings
 
 from .slack_mock import (
@@ -56,7 +56,7 @@ def socket_settings(slack: MockSlack) -> SlackSettings:
 async def inflight(bot: BriefingBot, slack: MockSlack) -> AsyncIterator[InFlight]:
     """The app connected in Socket Mode through Bolt's handler; yields its in-flight count."""
     counter = InFlight()
-    app = build_app(bot, socket_settings(slack), inflight=counter)
+    app = build_app(Gateway(bot), socket_settings(slack), inflight=counter)
     handler = AsyncSocketModeHandler(app, APP_TOKEN)
     await handler.connect_async()
     yield counter
@@ -108,7 +108,7 @@ async def test_run_slack_in_socket_mode_serves_until_cancelled(
 ) -> None:
     """run_slack picks Socket Mode from the app token, answers commands, stops cleanly, and never logs a secret."""
     caplog.set_level(logging.DEBUG)
-    task = asyncio.create_task(run_slack(bot, Settings(slack=socket_settings(slack))))
+    task = asyncio.create_task(run_slack(Gateway(bot), Settings(slack=socket_settings(slack))))
     await slack.send_envelope("slash_commands", slash_payload("/sources", "", slack.response_url()))
     [post] = await slack.wait_for("chat.postMessage")
     assert "Sources (5 articles)" in shown(post)
@@ -131,7 +131,7 @@ async def test_run_slack_in_http_mode_serves_until_cancelled(bot: BriefingBot, s
     settings = SlackSettings(
         bot_token=SecretStr(BOT_TOKEN), signing_secret=SecretStr(SIGNING_SECRET), api_url=slack.api_url, port=port
     )
-    task = asyncio.create_task(run_slack(bot, Settings(slack=settings)))
+    task = asyncio.create_task(run_slack(Gateway(bot), Settings(slack=settings)))
     body = slash_body("/brief", "", slack.response_url())
     url = f"http://127.0.0.1:{port}/slack/events"
     async with aiohttp.ClientSession() as session:
@@ -157,6 +157,6 @@ async def test_run_slack_stops_with_a_clear_error_for_a_rejected_token(bot: Brie
     """A bot token Slack rejects stops the adapter at once, naming the variable but not its value."""
     slack.fail_next("auth.test", error="invalid_auth")
     with pytest.raises(RuntimeError, match="SLACK_BOT_TOKEN") as raised:
-        await run_slack(bot, Settings(slack=socket_settings(slack)))
+        await run_slack(Gateway(bot), Settings(slack=socket_settings(slack)))
     assert BOT_TOKEN not in str(raised.value)
     assert json.dumps([c.method for c in slack.calls]) == '["auth.test"]'

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+
 def banner() -> str:
     """The console's first line: every command of the registry, and how threads work here."""
     # A command whose argument has its own long hint (/digest's actions) shows only its name here.
@@ -131,7 +132,7 @@ async def _serve_with_digests(session: ConsoleSession, stdin: TextIO, digests: D
 
     prompt = (lambda: "thread> " if session.thread else "> ") if interactive else None
     await digests.start({"console": ConsoleDigestSender(session.out, prompt=prompt)})
-    session.bot.feeds.attach(digests.scheduler, on_import=session.bot.engine.refresh)
+    digests.poll_feeds()
     reader = _LineReader(stdin, prompt, asyncio.get_running_loop())
     try:
         while (line := await reader.next_line()) is not None:

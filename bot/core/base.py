@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.core.replies import Bullet
+from bot.replies import Bullet
 from briefings.models import Takeaway
 
 MAX_INPUT_CHARS = 500

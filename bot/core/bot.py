@@ -9,18 +9,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from bot.core import registry
 from bot.core.base import CommandError, Conversation
-from bot.core.replies import Paragraph, Reply
+from bot.digests.models import utc_now
+from bot.digests.store import DigestStore
+from bot.digests.subscriptions import DigestSubscriptions
+from bot.feeds.service import Feeds
+from bot.feeds.store import FeedStore
 from bot.ops.metrics import Metrics
+from bot.replies import Paragraph, Reply
 from bot.settings import DigestSettings
 from bot.storage import StateStore
 from briefings.engine import BriefingEngine
-
-if TYPE_CHECKING:
-    from bot.digests.subscriptions import DigestSubscriptions
 
 
 def parse_command(text: str) -> tuple[str, str]:
@@ -52,13 +53,6 @@ class BriefingBot:
         clock: Callable[[], datetime] | None = None,
         feeds_theme: str | None = None,
     ) -> None:
-        # Imported here: bot.digests builds on the core's replies, so the core cannot import it at module level.
-        from bot.digests.models import utc_now
-        from bot.digests.store import DigestStore
-        from bot.digests.subscriptions import DigestSubscriptions
-        from bot.feeds.service import Feeds
-        from bot.feeds.store import FeedStore
-
         self.engine = engine
         self.store = store
         self.digests: DigestSubscriptions = DigestSubscriptions(

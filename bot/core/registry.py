@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from bot.core.base import Conversation
-from bot.core.replies import Reply
+from bot.replies import Reply
 
 if TYPE_CHECKING:
     from bot.core.bot import BriefingBot

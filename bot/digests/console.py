@@ -6,9 +6,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TextIO
 
-from bot.core.replies import Reply
 from bot.digests.models import DigestMarker
 from bot.render.text import render_text
+from bot.replies import Reply
 
 
 class ConsoleDigestSender:

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.core.replies import Bullet, Paragraph, Reply
 from bot.digests.models import ChannelSeen, Coverage
 from bot.digests.schedule import format_time
+from bot.replies import Bullet, Paragraph, Reply
 from briefings.engine import BriefingEngine
 from briefings.models import SourceDigest, Takeaway
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from bot.core.replies import Reply
 from bot.digests.models import DigestMarker
+from bot.replies import Reply
 
 
 class DeliveryError(Exception):

@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -28,7 +28,10 @@ from bot.digests.models import FINAL_STATES, Delivery, DeliveryState, DigestSubs
 from bot.digests.sender import ChannelGone, DeliveryError, DigestSender, PermanentError, RetryLater, TransientError
 
 if TYPE_CHECKING:
-    from bot.core.bot import BriefingBot
+    from bot.digests.subscriptions import DigestSubscriptions
+    from bot.feeds.service import Feeds
+    from bot.ops.metrics import Metrics
+    from briefings.engine import BriefingEngine
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,16 @@ JOB_PREFIX = "digest:"
 CATCH_UP_WINDOW = timedelta(days=7)  # scheduled times older than this are not recorded one by one
 MARKER_LOOKBACK = timedelta(minutes=5)  # clock skew between us and the platform when searching for a marker
 DRAIN_SECONDS = 10.0  # on stop, how long deliveries under way may take to finish
+
+
+class Served(Protocol):
+    """What the service needs of the bot (bot.core.BriefingBot has it): the digests depend on the core's
+    parts, never on the core itself, so the core can build on them."""
+
+    engine: BriefingEngine
+    digests: DigestSubscriptions
+    feeds: Feeds
+    metrics: Metrics
 
 
 @dataclass(frozen=True)
@@ -71,7 +84,7 @@ class DigestService:
 
     def __init__(
         self,
-        bot: BriefingBot,
+        bot: Served,
         *,
         sleep: Sleep = asyncio.sleep,
         retry: RetryPolicy | None = None,
@@ -83,8 +96,8 @@ class DigestService:
         articles added while the bot runs appear in the next digest."""
         self.engine = bot.engine
         self.subscriptions = bot.digests
-        self.feeds = getattr(bot, "feeds", None)
-        self.metrics = getattr(bot, "metrics", None)
+        self.feeds: Feeds | None = bot.feeds
+        self.metrics: Metrics | None = bot.metrics
         self.store = bot.digests.store
         self.settings = bot.digests.settings
         self.clock = bot.digests.clock
@@ -127,6 +140,12 @@ class DigestService:
         for platform, sender in (senders or {}).items():
             outcomes += await self.attach(platform, sender)
         return outcomes
+
+    def poll_feeds(self) -> None:
+        """Poll the bot's live sources on this scheduler too (so only the leader polls), refreshing the engine
+        when a poll imports articles."""
+        if self.feeds is not None and self.scheduler is not None:
+            self.feeds.attach(self.scheduler, on_import=self.engine.refresh)
 
     async def attach(self, platform: str, sender: DigestSender) -> list[Outcome]:
         """Deliver `platform`'s digests through `sender` from now on: schedule, then reconcile and catch up.

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.core.replies import Bullet, Paragraph, Reply
 from bot.digests.content import compose_digest
 from bot.digests.models import Clock, DigestSubscription, utc_now
 from bot.digests.schedule import ScheduleError, check_spacing, format_duration, format_time, parse_subscription
 from bot.digests.store import DigestStore
+from bot.replies import Bullet, Paragraph, Reply
 from bot.settings import DigestSettings
 from briefings.engine import BriefingEngine
 

@@ -17,11 +17,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import numpy as np
 from courlan import normalize_url
-from datasketch import MinHash, MinHashLSH
 from protego import Protego
 
 from bot.feeds.fetch import ROBOTS_AGENT, Fetcher, FetchError
@@ -33,6 +33,9 @@ from briefings.engine import BriefingEngine
 from briefings.importer import CorpusWriter, ImportReport
 from briefings.loading import ArticleError, parse_article
 from briefings.models import Article
+
+if TYPE_CHECKING:
+    from datasketch import MinHash
 from briefings.text import terms
 
 log = logging.getLogger(__name__)
@@ -88,11 +91,15 @@ class NearDuplicates:
     """MinHash LSH over the corpus's article texts."""
 
     def __init__(self, threshold: float = NEAR_DUPLICATE) -> None:
+        from datasketch import MinHashLSH  # imported when feeds are polled: it loads scipy (0.3 s at every start)
+
         self._lsh = MinHashLSH(threshold=threshold, num_perm=128)
         self._keys: set[str] = set()
 
     @staticmethod
     def _minhash(text: str) -> MinHash:
+        from datasketch import MinHash
+
         signature = MinHash(num_perm=128)
         signature.update_batch(_shingles(text))
         return signature

@@ -1,6 +1,6 @@
 """`/healthz`, `/readyz` and `/metrics` on a small aiohttp server (BRIEFBOT_OPS_PORT), for orchestrators and
 Prometheus. Alive means the event loop answers; ready means the store answers, the index is loaded, every
-configured platform adapter is running, and the scheduler role is known."""
+configured platform adapter is connected to its platform, and the scheduler role is known."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 class OpsServer:
-    """`platforms()` says which configured adapters are running; `scheduler()` is this process's role
+    """`platforms()` says which configured adapters are connected; `scheduler()` is this process's role
     ("leader" when it runs the digest and feed scheduler, "follower" otherwise)."""
 
     def __init__(

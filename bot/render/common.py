@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.core.replies import Reply
+from bot.replies import Reply
 from briefings.models import Citation
 
 

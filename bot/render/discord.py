@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import discord
 from discord.utils import escape_markdown, escape_mentions
 
-from bot.core.replies import Reply, ReplyKind
 from bot.render.common import markers, shorten, source_numbers
+from bot.replies import Reply, ReplyKind
 from briefings.models import Citation
 
 CONTENT_LIMIT = 2000

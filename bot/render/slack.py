@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.core.replies import Reply
 from bot.render.common import markers, shorten, source_numbers
+from bot.replies import Reply
 from briefings.models import Citation
 
 MAX_BLOCKS = 50  # per message

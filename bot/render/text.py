@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import textwrap
 
-from bot.core.replies import Reply
 from bot.render.common import markers, shorten, source_numbers
+from bot.replies import Reply
 
 QUOTE_CHARS = 160
 

@@ -23,6 +23,7 @@ from briefings.models import Citation, Turn
 
 log = logging.getLogger(__name__)
 MAX_TURNS_KEPT_IN_CONTEXT = 6
+CONFLICT_ATTEMPTS = 5  # a unique-key race with another process is retried this often before it is an error
 _MIGRATION_LOCK = 0x62726966  # "brif": the advisory lock key migrations hold on PostgreSQL
 
 
@@ -109,18 +110,28 @@ class StateStore:
 
     # ------------------------------------------------------------------------------------------ threads
     def resolve_thread(self, key: str | None) -> str:
-        """The thread id for a key (an id or a platform's external key); a new thread when unknown or None."""
-        with self.engine.begin() as connection:
-            if key:
-                row = connection.execute(
-                    sa.select(threads.c.id).where(sa.or_(threads.c.id == key, threads.c.external_key == key))
-                ).first()
-                if row:
-                    return str(row[0])
-            thread_id = key if key and len(key) <= 64 else uuid.uuid4().hex[:16]
-            external = key if key and key != thread_id else None
-            connection.execute(sa.insert(threads).values(id=thread_id, external_key=external, created_at=_now()))
-            return thread_id
+        """The thread id for a key (an id or a platform's external key); a new thread when unknown or None.
+        Replicas resolving one new key at the same moment get the same thread (the loser of the insert reads the
+        winner's row)."""
+        for attempt in range(CONFLICT_ATTEMPTS):
+            try:
+                with self.engine.begin() as connection:
+                    if key:
+                        row = connection.execute(
+                            sa.select(threads.c.id).where(sa.or_(threads.c.id == key, threads.c.external_key == key))
+                        ).first()
+                        if row:
+                            return str(row[0])
+                    thread_id = key if key and len(key) <= 64 else uuid.uuid4().hex[:16]
+                    external = key if key and key != thread_id else None
+                    row_values = {"id": thread_id, "external_key": external, "created_at": _now()}
+                    connection.execute(sa.insert(threads).values(**row_values))
+                    return thread_id
+            except sa.exc.IntegrityError:
+                if attempt + 1 == CONFLICT_ATTEMPTS:
+                    raise
+                log.info("thread %s was created by another process at the same moment; using it", key)
+        raise AssertionError("unreachable")
 
     def link_thread(self, thread_id: str, external_key: str) -> None:
         """Give a thread the platform's name for it (e.g. after the answer that roots it was posted)."""
@@ -154,22 +165,32 @@ class StateStore:
         ]
 
     def add_turn(self, thread_id: str, turn: ConversationTurn) -> None:
-        with self.engine.begin() as connection:
-            seq = connection.execute(
-                sa.select(sa.func.coalesce(sa.func.max(turns.c.seq), 0)).where(turns.c.thread_id == thread_id)
-            ).scalar_one()
-            connection.execute(
-                sa.insert(turns).values(
-                    thread_id=thread_id,
-                    seq=int(seq) + 1,
-                    question=turn.question,
-                    answer=turn.answer,
-                    answered=turn.answered,
-                    focus=list(turn.focus),
-                    citations=[c.to_dict() for c in turn.citations],
-                    created_at=_now(),
-                )
-            )
+        """Append a turn. Two processes appending to one thread at once both get in, one after the other (the
+        loser of the sequence number tries again with the next one)."""
+        for attempt in range(CONFLICT_ATTEMPTS):
+            try:
+                with self.engine.begin() as connection:
+                    # The thread's row lock queues appenders on PostgreSQL (SQLite has one writer at a time anyway).
+                    connection.execute(sa.select(threads.c.id).where(threads.c.id == thread_id).with_for_update())
+                    seq = connection.execute(
+                        sa.select(sa.func.coalesce(sa.func.max(turns.c.seq), 0)).where(turns.c.thread_id == thread_id)
+                    ).scalar_one()
+                    connection.execute(
+                        sa.insert(turns).values(
+                            thread_id=thread_id,
+                            seq=int(seq) + 1,
+                            question=turn.question,
+                            answer=turn.answer,
+                            answered=turn.answered,
+                            focus=list(turn.focus),
+                            citations=[c.to_dict() for c in turn.citations],
+                            created_at=_now(),
+                        )
+                    )
+                return
+            except sa.exc.IntegrityError:
+                if attempt + 1 == CONFLICT_ATTEMPTS:
+                    raise
 
     # ------------------------------------------------------------------------------------------ events
     def claim_event(self, key: str) -> bool:

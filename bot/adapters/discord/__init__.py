@@ -9,14 +9,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.core import BriefingBot
-    from bot.digests.service import DigestService
+    from bot.core import Gateway
     from bot.settings import Settings
 
 
-async def run_discord(bot: BriefingBot, settings: Settings, digests: DigestService | None = None) -> None:
-    """Serve Discord until cancelled: what `briefbot run` starts when DISCORD_TOKEN is set. With `digests`, it
-    also delivers Discord's scheduled digests."""
+async def run_discord(gateway: Gateway, settings: Settings) -> None:
+    """Serve Discord until cancelled: what `briefbot run` starts when DISCORD_TOKEN is set. It also delivers
+    Discord's scheduled digests when the process runs a digest service."""
     from bot.adapters.discord.runner import serve
 
-    await serve(bot, settings, digests)
+    await serve(gateway, settings)

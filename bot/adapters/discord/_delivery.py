@@ -1,4 +1,5 @@
-"""Sending replies: defer, compute off the event loop, follow up; threads for answers; private error notes.
+"""Sending replies: defer, follow up; threads for answers; private error notes. (The core's work runs off the
+event loop behind the gateway.)
 
 Private helpers shared by the commands and the message listener. Every send passes `AllowedMentions.none()`
 explicitly, on top of the client's default, so no output can ping anyone.
@@ -6,14 +7,12 @@ explicitly, on top of the client's default, so no output can ping anyone.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable
 from typing import Final
 
 import discord
 
-from bot.core import BriefingBot, CommandError, Paragraph, Reply
+from bot.core import Gateway, Paragraph, Reply
 from bot.render.discord import render_discord, thread_name
 
 log = logging.getLogger(__name__)
@@ -24,7 +23,6 @@ NO_THREAD_PERMISSION = (
     "I couldn't start a thread here (missing permission: Create Public Threads); reply with /ask to continue."
 )
 NO_THREAD = "I couldn't start a thread here ({reason}); reply with /ask to continue."
-SOMETHING_WENT_WRONG = "Sorry, something went wrong with that command. The details are in the bot's log."
 _EPHEMERAL = "briefbot.ephemeral"  # interaction.extras: the defer was ephemeral
 _SENT = "briefbot.sent"  # interaction.extras: a follow-up already replaced the "thinking…" message
 
@@ -40,14 +38,6 @@ async def defer(interaction: discord.Interaction, *, ephemeral: bool = False) ->
     """Acknowledge within Discord's 3 seconds; the answer follows within 15 minutes."""
     interaction.extras[_EPHEMERAL] = ephemeral
     await interaction.response.defer(thinking=True, ephemeral=ephemeral)
-
-
-async def compute(core: BriefingBot, call: Callable[[], Reply]) -> Reply:
-    """Run a core command in a worker thread (it is CPU work); bad input becomes the core's error reply."""
-    try:
-        return await asyncio.to_thread(call)
-    except CommandError as exc:
-        return core.error(str(exc))
 
 
 async def follow_up(interaction: discord.Interaction, reply: Reply) -> list[discord.WebhookMessage]:
@@ -106,7 +96,7 @@ async def send_to_channel(
     return sent
 
 
-async def start_thread(core: BriefingBot, message: discord.Message, reply: Reply, question: str) -> str | None:
+async def start_thread(gateway: Gateway, message: discord.Message, reply: Reply, question: str) -> str | None:
     """Open a public thread on an answer and link it to the answer's conversation.
 
     Returns None on success, else a note for the user: without the permission (or on another refusal) the
@@ -121,7 +111,7 @@ async def start_thread(core: BriefingBot, message: discord.Message, reply: Reply
         log.warning("could not create a thread in channel %s: %s", message.channel.id, exc)
         return NO_THREAD.format(reason=f"Discord said: {exc.text or exc.status}")
     if reply.thread_id:
-        await asyncio.to_thread(core.store.link_thread, reply.thread_id, f"discord:{thread.id}")
+        await gateway.link_thread(reply.thread_id, f"discord:{thread.id}")
     return None
 
 

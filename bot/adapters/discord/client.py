@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import discord
 
 from bot.adapters.discord.digest_sender import DiscordDigestSender
 from bot.adapters.discord.messages import handle_message
 from bot.adapters.discord.tree import BriefTree
-from bot.core import BriefingBot
-
-if TYPE_CHECKING:
-    from bot.digests.service import DigestService
+from bot.core import Gateway
 
 log = logging.getLogger(__name__)
 
@@ -29,15 +25,14 @@ def intents_for(message_content: bool) -> discord.Intents:
 
 
 class BriefbotClient(discord.Client):
-    """A client bound to the core bot. `message_content` says whether plain thread replies carry their text;
-    with `digests` (the process's digest service) the client also posts Discord's scheduled digests."""
+    """A client bound to the core's gateway. `message_content` says whether plain thread replies carry their
+    text. The client also posts Discord's scheduled digests (when the process runs a digest service)."""
 
     def __init__(
         self,
-        core: BriefingBot,
+        gateway: Gateway,
         *,
         message_content: bool,
-        digests: DigestService | None = None,
         shard: tuple[int, int] | None = None,
     ) -> None:
         """`shard`: (id, count) when replicas split the gateway (BRIEFBOT_DISCORD_SHARD_ID / _COUNT)."""
@@ -47,15 +42,24 @@ class BriefbotClient(discord.Client):
             shard_id=shard[0] if shard else None,
             shard_count=shard[1] if shard else None,
         )
-        self.core = core
+        self.gateway = gateway
         self.message_content = message_content
-        self.digests = digests
         self.tree = BriefTree(self)
+        gateway.expect("discord")
 
     async def setup_hook(self) -> None:
         """Once per start, logged in (digests go out over HTTP) and before the gateway connects."""
-        if self.digests is not None:
-            self.digests.attach_soon("discord", DiscordDigestSender(self))
+        self.gateway.deliver_digests("discord", DiscordDigestSender(self))
+
+    # Discord's gateway connection, reported for /readyz: ready (or resumed) until it drops; discord.py reconnects.
+    async def on_ready(self) -> None:
+        self.gateway.connected("discord")
+
+    async def on_resumed(self) -> None:
+        self.gateway.connected("discord")
+
+    async def on_disconnect(self) -> None:
+        self.gateway.connected("discord", False)
 
     async def on_message(self, message: discord.Message) -> None:
         """Follow-ups in answer threads, questions that mention the bot, and DMs."""

@@ -15,10 +15,10 @@ from datetime import datetime
 import aiohttp
 import discord
 
-from bot.core.replies import Reply
 from bot.digests.models import DigestMarker
 from bot.digests.sender import ChannelGone, DeliveryError, PermanentError, RetryLater, TransientError
 from bot.render.discord import CONTENT_LIMIT, EMBED_TOTAL_LIMIT, FOOTER_LIMIT, DiscordMessage, render_discord
+from bot.replies import Reply
 
 log = logging.getLogger(__name__)
 

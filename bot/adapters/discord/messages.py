@@ -7,7 +7,6 @@ channel is a new question: the answer replies to it and starts a thread. In a DM
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from typing import TYPE_CHECKING
@@ -15,14 +14,13 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.adapters.discord._delivery import (
-    SOMETHING_WENT_WRONG,
     can_hold_threads,
-    compute,
     conversation_key,
     send_to_channel,
     start_thread,
 )
 from bot.core import Paragraph, Reply
+from bot.core.gateway import APOLOGY
 
 if TYPE_CHECKING:
     from bot.adapters.discord.client import BriefbotClient
@@ -58,27 +56,27 @@ async def handle_message(client: BriefbotClient, message: discord.Message) -> No
     mentioned = mentions_me(me, message)
     is_dm = isinstance(channel, discord.DMChannel)
     own_thread = isinstance(channel, discord.Thread) and channel.owner_id == me.id
-    known = key is not None and await asyncio.to_thread(client.core.store.thread_exists, key)
+    gateway = client.gateway
+    known = key is not None and await gateway.knows_thread(key)
     # Unmentioned messages are follow-ups only in DMs and in the bot's own answer threads: in a thread that
     # people started, the bot speaks when spoken to.
     if not (mentioned or is_dm or (own_thread and known and client.message_content)):
         return
     question = without_mentions_of_me(me, message)
-    core = client.core
     try:
         async with channel.typing():
-            reply = await compute(core, lambda: core.ask(question, key))
+            reply = await gateway.ask(question, key)
         if key is not None or not can_hold_threads(channel):
             await send_to_channel(channel, reply, answering=message if not known else None)
             return
         sent = await send_to_channel(channel, reply, answering=message)
         if reply.kind == "answer" and sent:
-            note = await start_thread(core, sent[0], reply, question)
+            note = await start_thread(gateway, sent[0], reply, question)
             if note:
                 await send_to_channel(channel, Reply("notice", paragraphs=(Paragraph(note),)))
     except Exception:
         log.exception("answering message %s in channel %s failed", message.id, channel.id)
         try:
-            await send_to_channel(channel, Reply("error", paragraphs=(Paragraph(SOMETHING_WENT_WRONG),)))
+            await send_to_channel(channel, Reply("error", paragraphs=(Paragraph(APOLOGY),)))
         except discord.HTTPException:
             log.warning("could not report the failure in channel %s", channel.id)

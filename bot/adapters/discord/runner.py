@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import discord
 
@@ -15,24 +14,15 @@ from bot.adapters.discord.application import (
 )
 from bot.adapters.discord.client import BriefbotClient, follow_up_hint
 from bot.adapters.discord.commands import register_commands
-from bot.core import BriefingBot
+from bot.core import Gateway
 from bot.settings import Settings
-
-if TYPE_CHECKING:
-    from bot.digests.service import DigestService
 
 log = logging.getLogger(__name__)
 
 
-def create_client(
-    core: BriefingBot,
-    *,
-    message_content: bool,
-    digests: DigestService | None = None,
-    shard: tuple[int, int] | None = None,
-) -> BriefbotClient:
+def create_client(gateway: Gateway, *, message_content: bool, shard: tuple[int, int] | None = None) -> BriefbotClient:
     """A client with every command registered (not synced: `briefbot discord sync` does that, explicitly)."""
-    client = BriefbotClient(core, message_content=message_content, digests=digests, shard=shard)
+    client = BriefbotClient(gateway, message_content=message_content, shard=shard)
     register_commands(client.tree)
     return client
 
@@ -45,9 +35,9 @@ async def resolve_message_content(settings: Settings, token: str) -> bool:
     return message_content_enabled(application.flags)
 
 
-async def serve(core: BriefingBot, settings: Settings, digests: DigestService | None = None) -> None:
-    """Connect to the gateway and answer until cancelled; reconnects are discord.py's job. With `digests`, the
-    client posts Discord's scheduled digests from login on."""
+async def serve(gateway: Gateway, settings: Settings) -> None:
+    """Connect to Discord's gateway and answer until cancelled; reconnects are discord.py's job. The client
+    posts Discord's scheduled digests from login on (when the process runs a digest service)."""
     token = token_from(settings)
     message_content = await resolve_message_content(settings, token)
     log.info(
@@ -60,7 +50,7 @@ async def serve(core: BriefingBot, settings: Settings, digests: DigestService | 
     if discord_settings.shard_id is not None and discord_settings.shard_count is not None:
         shard = (discord_settings.shard_id, discord_settings.shard_count)
         log.info("Discord: gateway shard %d of %d", shard[0], shard[1])
-    client = create_client(core, message_content=message_content, digests=digests, shard=shard)
+    client = create_client(gateway, message_content=message_content, shard=shard)
     async with client:
         try:
             await client.start(token)

@@ -7,7 +7,8 @@ import logging
 import discord
 from discord import app_commands
 
-from bot.adapters.discord._delivery import SOMETHING_WENT_WRONG, tell_privately
+from bot.adapters.discord._delivery import tell_privately
+from bot.core.gateway import APOLOGY
 
 log = logging.getLogger(__name__)
 
@@ -20,4 +21,4 @@ class BriefTree(app_commands.CommandTree[discord.Client]):
         command = interaction.command.qualified_name if interaction.command else "?"
         cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
         log.error("/%s failed in channel %s", command, interaction.channel_id, exc_info=cause)
-        await tell_privately(interaction, SOMETHING_WENT_WRONG)
+        await tell_privately(interaction, APOLOGY)

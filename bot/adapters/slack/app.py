@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 from pydantic import SecretStr
@@ -22,16 +21,14 @@ from bot.adapters.slack.digest_sender import SlackDigestSender
 from bot.adapters.slack.events import register as register_events
 from bot.adapters.slack.names import CommandNames
 from bot.adapters.slack.responder import InFlight, Responder
-from bot.core import BriefingBot
+from bot.core import Gateway
 from bot.settings import Settings, SlackSettings
-
-if TYPE_CHECKING:
-    from bot.digests.service import DigestService
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 RATE_LIMIT_RETRIES = 3  # each waits the Retry-After Slack sends with its 429
+SOCKET_CHECK_SECONDS = 5.0  # how often the Socket Mode connection's state is read for /readyz
 DRAIN_SECONDS = 10.0  # on shutdown, how long answers already being worked on may take to go out
 
 
@@ -48,7 +45,7 @@ def build_client(slack: SlackSettings) -> AsyncWebClient:
 
 
 def build_app(
-    bot: BriefingBot, slack: SlackSettings, client: AsyncWebClient | None = None, *, inflight: InFlight | None = None
+    gateway: Gateway, slack: SlackSettings, client: AsyncWebClient | None = None, *, inflight: InFlight | None = None
 ) -> AsyncApp:
     """The Bolt app with every listener registered. HTTP mode needs the signing secret to verify requests."""
     names = CommandNames(slack.command_prefix)
@@ -60,7 +57,7 @@ def build_app(
         # Socket Mode requests are authenticated by the connection; Bolt verifies signatures only over HTTP.
         signing_secret=slack.signing_secret.get_secret_value() if slack.signing_secret else "",
     )
-    responder = Responder(bot, names, inflight)
+    responder = Responder(gateway, names, inflight)
     register_commands(app, responder, slack.digest_admins)
     register_events(app, responder)
 
@@ -73,25 +70,25 @@ def build_app(
     return app
 
 
-async def run_slack(bot: BriefingBot, settings: Settings, digests: DigestService | None = None) -> None:
+async def run_slack(gateway: Gateway, settings: Settings) -> None:
     """Serve Slack until cancelled, in the mode the settings choose (BRIEFBOT_SLACK_MODE or the secrets present).
-
-    With `digests` (the process's digest service), Slack's scheduled digests go out through the app's client."""
+    Slack's scheduled digests go out through the app's client (when the process runs a digest service)."""
     slack = settings.slack
     names = CommandNames(slack.command_prefix)
     inflight = InFlight()
-    app = build_app(bot, slack, inflight=inflight)
+    gateway.expect("slack")
+    app = build_app(gateway, slack, inflight=inflight)
     await _check_bot_token(app.client)
-    await asyncio.to_thread(bot.store.prune_events)
-    if digests is not None:
-        digests.attach_soon("slack", SlackDigestSender(app.client, localize=names.localize))
+    await gateway.prune_events()
+    gateway.deliver_digests("slack", SlackDigestSender(app.client, localize=names.localize))
     log.info("slack: commands %s", " ".join(names.all().values()))
     try:
         if slack.resolved_mode == "socket":
-            await _serve_socket(app, slack.app_token)
+            await _serve_socket(app, slack.app_token, gateway)
         else:
-            await _serve_http(app, slack.port)
+            await _serve_http(app, slack.port, gateway)
     finally:
+        gateway.connected("slack", False)
         if not await inflight.drain(within=DRAIN_SECONDS):
             log.warning("slack: stopped with %d answers still in flight", inflight.active)
 
@@ -105,25 +102,34 @@ async def _check_bot_token(client: AsyncWebClient) -> None:
     log.info("slack: signed in as %s in %s", auth.get("user"), auth.get("team"))
 
 
-async def _serve_socket(app: AsyncApp, app_token: SecretStr | None) -> None:
+async def _serve_socket(app: AsyncApp, app_token: SecretStr | None, gateway: Gateway) -> None:
     if app_token is None:
         raise ValueError("Socket Mode needs SLACK_APP_TOKEN (an app-level token, xapp-..., with connections:write).")
     handler = AsyncSocketModeHandler(app, app_token.get_secret_value())
     await handler.connect_async()
     log.info("slack: connected in Socket Mode")
     try:
-        await asyncio.Event().wait()  # until cancelled
+        await _watch_socket(handler, gateway)  # until cancelled
     finally:
         await handler.close_async()
 
 
-async def _serve_http(app: AsyncApp, port: int) -> None:
+async def _serve_http(app: AsyncApp, port: int, gateway: Gateway) -> None:
     runner = web.AppRunner(app.web_app(path=EVENTS_PATH, port=port))
     await runner.setup()
     try:
         # All interfaces: Slack must reach this port, normally through a TLS-terminating proxy.
         await web.TCPSite(runner, port=port).start()
         log.info("slack: HTTP mode, listening on port %d at %s", port, EVENTS_PATH)
+        gateway.connected("slack")  # requests can arrive: the token works and the port listens
         await asyncio.Event().wait()  # until cancelled
     finally:
         await runner.cleanup()
+
+
+async def _watch_socket(handler: AsyncSocketModeHandler, gateway: Gateway, every: float = SOCKET_CHECK_SECONDS) -> None:
+    """Report the Socket Mode connection's state to the gateway (for /readyz) until cancelled; the SDK's own
+    monitor reconnects a dropped connection."""
+    while True:
+        gateway.connected("slack", await handler.client.is_connected())
+        await asyncio.sleep(every)

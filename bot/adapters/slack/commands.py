@@ -45,7 +45,7 @@ def register(app: AsyncApp, responder: Responder, digest_admins: frozenset[str] 
 
 def _shown(responder: Responder, command: Command, admins: frozenset[str]) -> Listener:
     """Any command whose reply is simply shown: in the channel, or privately when the reply is ephemeral."""
-    bot = responder.bot
+    gateway = responder.gateway
 
     async def on_command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:
         await ack()
@@ -62,9 +62,9 @@ def _shown(responder: Responder, command: Command, admins: frozenset[str]) -> Li
             can_manage = changes and await can_manage_digests(client, user, admins)
             conversation = Conversation("slack", body.get("channel_id"), user, can_manage=can_manage)
             if text.lower() == "help":
-                reply = bot.help()
+                reply = await gateway.help()
             else:
-                reply = await responder.core(bot.run, command.name, text, conversation)
+                reply = await gateway.command(command.name, text, conversation)
             if reply.ephemeral or command.visibility == "private":
                 await tell(reply)
             else:
@@ -74,7 +74,7 @@ def _shown(responder: Responder, command: Command, admins: frozenset[str]) -> Li
 
 
 def _ask(responder: Responder) -> Listener:
-    bot = responder.bot
+    gateway = responder.gateway
 
     async def on_ask(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:
         await ack()
@@ -85,20 +85,20 @@ def _ask(responder: Responder) -> Listener:
             await responder.respond_ephemeral(respond, reply)
 
         async with responder.inflight.track(), responder.answering("/ask", tell):
-            if question.lower() == "help":
-                await tell(bot.help())
+            reply = await (gateway.help() if question.lower() == "help" else gateway.ask(question))
+            if reply.ephemeral:  # help, or a question the core refused (empty, too long)
+                await tell(reply)
                 return
-            reply = await responder.core(bot.ask, question)
             ts = await responder.post(client, channel, reply, question=question, roots_thread=True)
             if reply.thread_id:
                 # From now on a reply in this Slack thread continues this conversation.
-                await responder.core(bot.store.link_thread, reply.thread_id, thread_key(channel, ts))
+                await gateway.link_thread(reply.thread_id, thread_key(channel, ts))
 
     return on_ask
 
 
 def _digest(responder: Responder, admins: frozenset[str]) -> Listener:
-    bot = responder.bot
+    gateway = responder.gateway
 
     async def on_digest(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:
         await ack()
@@ -114,7 +114,7 @@ def _digest(responder: Responder, admins: frozenset[str]) -> Listener:
             changes = action in _CHANGES_CHANNEL
             can_manage = changes and await can_manage_digests(client, user, admins)
             conversation = Conversation("slack", channel, user, can_manage=can_manage)
-            reply = await responder.core(bot.run, "digest", text, conversation)
+            reply = await gateway.command("digest", text, conversation)
             if reply.ephemeral:
                 await tell(reply)
                 return

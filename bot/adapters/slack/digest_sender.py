@@ -18,10 +18,10 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.replies import Reply
 from bot.digests.models import SLACK_EVENT_TYPE, DigestMarker
 from bot.digests.sender import ChannelGone, DeliveryError, PermanentError, RetryLater, TransientError
 from bot.render.slack import SlackMessage, render_reply
+from bot.replies import Reply
 
 log = logging.getLogger(__name__)
 

@@ -52,7 +52,7 @@ def register(app: AsyncApp, responder: Responder) -> None:
             thread_ts = event.get("thread_ts")
             if thread_ts and thread_ts != event.get("ts"):
                 key = thread_key(event["channel"], thread_ts)
-                if await responder.core(responder.bot.store.thread_exists, key):
+                if await responder.gateway.knows_thread(key):
                     await _answer(responder, client, event, body, text=text, root_ts=thread_ts)
             elif direct:
                 await _answer(responder, client, event, body, text=text, root_ts=event["ts"])
@@ -76,10 +76,14 @@ async def _answer(
     async with responder.answering(f"{event.get('type', 'event')} in {channel}", tell):
         if not await responder.first_delivery(body):
             return
+        gateway = responder.gateway
         if not text or text.lower() == "help":
-            await tell(responder.bot.help())
+            await tell(await gateway.help())
             return
         key = thread_key(channel, root_ts)
-        async with responder.turn(key):
-            reply = await responder.core(responder.bot.ask, text, key)
+        async with gateway.turn(key):
+            reply = await gateway.ask(text, key)
+            if reply.ephemeral:  # a question the core refused (too long): only its author sees why
+                await tell(reply)
+                return
             await responder.post(client, channel, reply, thread_ts=root_ts, roots_thread=root_ts == event["ts"])

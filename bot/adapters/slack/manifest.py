@@ -31,6 +31,7 @@ BOT_SCOPES = (
 )
 BOT_EVENTS = ("app_mention", "message.channels", "message.groups", "message.im")
 
+
 def manifest(names: CommandNames, request_url: str | None = None, app_name: str = "briefbot") -> dict[str, Any]:
     """The manifest for these command names: Socket Mode, or HTTP mode when `request_url` is given."""
     slash_commands = []

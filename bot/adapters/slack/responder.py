@@ -1,4 +1,4 @@
-"""What every Slack listener shares: run core commands off the event loop, deliver replies, fail politely.
+"""What every Slack listener shares: the core's gateway, delivery of replies, failing politely.
 
 Listeners acknowledge first and then come here, so a slow answer never costs the 3-second ack. A failure in
 one request is logged and answered with a short apology; it never reaches the app.
@@ -8,26 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.names import CommandNames
-from bot.core import BriefingBot, CommandError, Reply
+from bot.core import Gateway, Reply
+from bot.core.gateway import APOLOGY
 from bot.render.slack import SlackMessage, render_reply
 
 log = logging.getLogger(__name__)
 
-P = ParamSpec("P")
-R = TypeVar("R")
 Tell = Callable[[Reply], Awaitable[None]]
 
-APOLOGY = "Sorry, something went wrong while answering that. It has been logged; please try again in a moment."
 NOT_A_MEMBER = (
     "I can't post in this conversation. Add me to the channel first (type /invite and pick me), then try again."
 )
@@ -70,33 +67,19 @@ class InFlight:
 
 
 class Responder:
-    """The bot, the workspace's command names and the in-flight count, shared by every listener."""
+    """The core's gateway, the workspace's command names and the in-flight count, shared by every listener."""
 
-    def __init__(self, bot: BriefingBot, names: CommandNames, inflight: InFlight | None = None) -> None:
-        self.bot = bot
+    def __init__(self, gateway: Gateway, names: CommandNames, inflight: InFlight | None = None) -> None:
+        self.gateway = gateway
         self.names = names
         self.inflight = inflight or InFlight()
-        self._threads: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-
-    async def core(self, func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-        """Run a synchronous core call (CPU work and SQLite) in a worker thread, keeping the event loop free."""
-        return await asyncio.to_thread(func, *args, **kwargs)
-
-    @asynccontextmanager
-    async def turn(self, thread: str) -> AsyncIterator[None]:
-        """One question at a time per thread: a quick second message waits, so its answer sees the first turn."""
-        lock = self._threads.get(thread)
-        if lock is None:
-            lock = self._threads[thread] = asyncio.Lock()
-        async with lock:
-            yield
 
     async def first_delivery(self, body: dict[str, Any]) -> bool:
         """False when this Events API delivery was handled before (Slack redelivers slow or failed ones)."""
         event_id = body.get("event_id")
         if not event_id:
             return True
-        first = await self.core(self.bot.store.claim_event, f"slack:{event_id}")
+        first = await self.gateway.first_delivery(f"slack:{event_id}")
         if not first:
             log.info("slack: ignoring a redelivery of event %s", event_id)
         return first
@@ -145,22 +128,21 @@ class Responder:
     # ------------------------------------------------------------------------------------------ errors
     @asynccontextmanager
     async def answering(self, what: str, tell: Tell) -> AsyncIterator[None]:
-        """Run one request's work: bad input gets its friendly message, a failure an apology, both via `tell`."""
+        """Run one request's delivery: a post Slack refuses, or any other failure, gets a note via `tell`. (The
+        gateway already turns bad input and failed commands into replies.)"""
         try:
             yield
-        except CommandError as exc:
-            await self._tell(tell, self.bot.error(str(exc)), what)
         except SlackApiError as exc:
             error = exc.response.get("error") if exc.response is not None else None
             if cannot_post_here(exc):
                 log.info("slack: %s: cannot post here (%s)", what, error)
-                await self._tell(tell, self.bot.error(NOT_A_MEMBER), what)
+                await self._tell(tell, Gateway.error(NOT_A_MEMBER), what)
             else:
                 log.exception("slack: %s failed: Slack answered %s", what, error)
-                await self._tell(tell, self.bot.error(APOLOGY), what)
+                await self._tell(tell, Gateway.error(APOLOGY), what)
         except Exception:
             log.exception("slack: %s failed", what)
-            await self._tell(tell, self.bot.error(APOLOGY), what)
+            await self._tell(tell, Gateway.error(APOLOGY), what)
 
     async def _tell(self, tell: Tell, reply: Reply, what: str) -> None:
         try:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.core.base import MAX_INPUT_CHARS, CommandError, Conversation, clean_input
 from bot.core.registry import Argument, Command
-from bot.core.replies import Paragraph, Reply
+from bot.replies import Paragraph, Reply
 from bot.storage import ConversationTurn
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.core.base import EMPTY_CORPUS, Conversation, bullets
 from bot.core.registry import Command
-from bot.core.replies import Paragraph, Reply
+from bot.replies import Paragraph, Reply
 
 if TYPE_CHECKING:
     from bot.core.bot import BriefingBot

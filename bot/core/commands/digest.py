@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING
 
 from bot.core.base import CONTROL, MAX_DIGEST_CHARS, CommandError, Conversation
 from bot.core.registry import Argument, Command
-from bot.core.replies import Bullet, Paragraph, Reply
+from bot.digests.schedule import EXAMPLES, ScheduleError, parse_subscription
+from bot.digests.subscriptions import DigestInputError
+from bot.replies import Bullet, Paragraph, Reply
 
 if TYPE_CHECKING:
     from bot.core.bot import BriefingBot
@@ -26,8 +28,6 @@ NOT_A_MANAGER = (
 
 def digest(bot: BriefingBot, args: str, conversation: Conversation) -> Reply:
     """/digest subscribe [when] [timezone] [quiet] | unsubscribe [id] | list | now, for this channel."""
-    from bot.digests.subscriptions import DigestInputError
-
     args = " ".join(CONTROL.sub(" ", args or "").split())
     if len(args) > MAX_DIGEST_CHARS:
         raise CommandError(f"That is {len(args)} characters long; please keep /digest under {MAX_DIGEST_CHARS}.")
@@ -64,8 +64,6 @@ def digest(bot: BriefingBot, args: str, conversation: Conversation) -> Reply:
 
 
 def _reads_as_schedule(text: str, timezone: str) -> bool:
-    from bot.digests.schedule import ScheduleError, parse_subscription
-
     try:
         parse_subscription(text, default_timezone=timezone)
     except ScheduleError:
@@ -74,8 +72,6 @@ def _reads_as_schedule(text: str, timezone: str) -> bool:
 
 
 def usage() -> Reply:
-    from bot.digests.schedule import EXAMPLES
-
     return Reply(
         "help",
         title="Scheduled digests",

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from bot.core.base import CONTROL, CommandError, Conversation
 from bot.core.registry import Argument, Command
-from bot.core.replies import Bullet, Paragraph, Reply
+from bot.feeds.service import FeedInputError, describe_every
+from bot.replies import Bullet, Paragraph, Reply
 
 if TYPE_CHECKING:
     from bot.core.bot import BriefingBot
@@ -23,8 +24,6 @@ NOT_A_MANAGER = "Only people who may manage this channel can add or remove feeds
 
 
 def feeds(bot: BriefingBot, args: str, conversation: Conversation) -> Reply:
-    from bot.feeds.service import FeedInputError, describe_every
-
     args = " ".join(CONTROL.sub(" ", args or "").split())
     if len(args) > MAX_FEEDS_CHARS:
         raise CommandError(f"That is {len(args)} characters long; please keep /feeds under {MAX_FEEDS_CHARS}.")
@@ -64,8 +63,6 @@ def feeds(bot: BriefingBot, args: str, conversation: Conversation) -> Reply:
 
 
 def _listing(bot: BriefingBot) -> Reply:
-    from bot.feeds.service import describe_every
-
     rows = bot.feeds.overview()
     if not rows:
         return Reply(

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from bot.core.base import Conversation
 from bot.core.registry import Command, commands
-from bot.core.replies import Bullet, Paragraph, Reply
+from bot.replies import Bullet, Paragraph, Reply
 
 if TYPE_CHECKING:
     from bot.core.bot import BriefingBot

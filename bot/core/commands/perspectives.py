@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.core.base import MAX_TOPIC_CHARS, Conversation, clean_topic
 from bot.core.registry import Argument, Command
-from bot.core.replies import Bullet, Paragraph, Reply
+from bot.replies import Bullet, Paragraph, Reply
 
 if TYPE_CHECKING:
     from bot.core.bot import BriefingBot

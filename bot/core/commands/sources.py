@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.core.base import EMPTY_CORPUS, Conversation
 from bot.core.registry import Command
-from bot.core.replies import Bullet, Paragraph, Reply
+from bot.replies import Bullet, Paragraph, Reply
 
 if TYPE_CHECKING:
     from bot.core.bot import BriefingBot

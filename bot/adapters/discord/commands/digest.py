@@ -10,7 +10,7 @@ from __future__ import annotations
 import discord
 from discord import app_commands
 
-from bot.adapters.discord._delivery import compute, defer, follow_up
+from bot.adapters.discord._delivery import defer, follow_up
 from bot.adapters.discord.client import client_of
 from bot.adapters.discord.digest_sender import can_manage_digests
 from bot.core import Command, Conversation
@@ -22,14 +22,14 @@ _PUBLIC = _CHANGES | {"now"}
 
 async def _run(interaction: discord.Interaction, action: str, argument: str = "") -> None:
     """Run `/digest <action> <argument>` for the interaction's channel."""
-    core = client_of(interaction).core
+    gateway = client_of(interaction).gateway
     can_manage = can_manage_digests(interaction.permissions)
     conversation = Conversation("discord", str(interaction.channel_id), str(interaction.user.id), can_manage=can_manage)
     # A change by someone who may not make it is refused: that answer is private from the start.
     public = action in _PUBLIC and (can_manage or action not in _CHANGES)
     await defer(interaction, ephemeral=not public)
     text = f"{action} {argument}".strip()
-    await follow_up(interaction, await compute(core, lambda: core.run("digest", text, conversation)))
+    await follow_up(interaction, await gateway.command("digest", text, conversation))
 
 
 def register(tree: app_commands.CommandTree, command: Command) -> None:

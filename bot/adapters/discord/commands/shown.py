@@ -6,13 +6,12 @@ Not annotated lazily (no `from __future__ import annotations`): discord.py reads
 callback's annotations, and the length limit comes from the declaration at run time.
 """
 
-import asyncio
 from typing import Any
 
 import discord
 from discord import app_commands
 
-from bot.adapters.discord._delivery import compute, defer, follow_up
+from bot.adapters.discord._delivery import defer, follow_up
 from bot.adapters.discord.client import client_of
 from bot.adapters.discord.digest_sender import can_manage_digests
 from bot.core import Command, Conversation
@@ -31,13 +30,13 @@ def matching_topics(topics: list[str], typed: str) -> list[str]:
 
 
 async def _run(interaction: discord.Interaction, command: Command, text: str) -> None:
-    core = client_of(interaction).core
+    gateway = client_of(interaction).gateway
     changes = text.partition(" ")[0].lower() in command.manages
     can_manage = changes and can_manage_digests(interaction.permissions)
     conversation = Conversation("discord", str(interaction.channel_id), str(interaction.user.id), can_manage=can_manage)
     await defer(interaction, ephemeral=command.visibility == "private")
     # The client enforces the length; the core still cleans and checks the text (autocomplete only suggests).
-    await follow_up(interaction, await compute(core, lambda: core.run(command.name, text, conversation)))
+    await follow_up(interaction, await gateway.command(command.name, text, conversation))
 
 
 def register(tree: app_commands.CommandTree, command: Command) -> None:
@@ -69,6 +68,5 @@ def register(tree: app_commands.CommandTree, command: Command) -> None:
 
         @registered.autocomplete("text")
         async def topic_choices(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-            core = client_of(interaction).core
-            topics = await asyncio.to_thread(core.engine.topics, TOPIC_POOL)
+            topics = await client_of(interaction).gateway.topics(TOPIC_POOL)
             return [app_commands.Choice(name=t, value=t) for t in matching_topics(topics, current)]
