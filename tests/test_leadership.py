@@ -16,7 +16,8 @@ from bot.core import BriefingBot
 from bot.digests.service import DigestService
 from bot.runtime import keep_election
 from bot.storage import StateStore
-from bot.storage.leadership import Leadership
+from bot.storage.leadership import SERVER_KEEPALIVES, Leadership
+from bot.storage.store import POSTGRES_KEEPALIVES
 from briefings.engine import BriefingEngine
 
 HOLDER = """
@@ -39,6 +40,28 @@ def test_two_replicas_never_both_lead(postgres_url: str) -> None:
     assert second.acquire() is True and first.acquire() is False
     second.release()
     assert Leadership(sa.create_engine("sqlite://")).acquire() is True
+
+
+def test_a_silent_leader_is_dropped_by_the_server_and_gives_up_first(postgres_url: str) -> None:
+    """Against a partition: the lock's session asks the server to probe it (so the server drops a silent leader
+    and its lock in about 20 s), and every store connection gives up on a silent server sooner (10 s), so the old
+    leader steps down first. (The server runs on a Unix socket here, where the values read back as 0: what is
+    checked is that the session set them and that the client connects with them.)"""
+    store = StateStore(postgres_url)
+    leader = Leadership(store.engine)
+    assert leader.acquire()
+    try:
+        assert leader._connection is not None
+        rows = leader._connection.execute(
+            sa.text("SELECT name, source FROM pg_settings WHERE name = ANY(:names)"), {"names": list(SERVER_KEEPALIVES)}
+        ).all()
+        assert dict(rows) == dict.fromkeys(SERVER_KEEPALIVES, "session")
+        client = leader._connection.connection.dbapi_connection.info.get_parameters()  # type: ignore[union-attr]
+        assert {k: client.get(k) for k in POSTGRES_KEEPALIVES} == {k: str(v) for k, v in POSTGRES_KEEPALIVES.items()}
+        assert int(client["tcp_user_timeout"]) < int(SERVER_KEEPALIVES["tcp_user_timeout"])
+    finally:
+        leader.release()
+        store.close()
 
 
 def test_a_killed_leader_is_replaced_within_seconds(postgres_url: str) -> None:

@@ -3,10 +3,16 @@ role) and /metrics in Prometheus text, counting what the bot did."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
+
 import aiohttp
 
 from bot.core import BriefingBot, Conversation
 from bot.ops.server import OpsServer
+from briefings.engine import BriefingEngine
+
+from .test_digest_support import FakeClock, FakePlatform, make_bot, make_service
 
 
 async def _get(server: OpsServer, path: str) -> tuple[int, str, str]:
@@ -53,3 +59,26 @@ async def test_metrics_count_commands_answers_and_feed_polls(bot: BriefingBot) -
     assert 'briefbot_command_seconds_count{command="ask"} 2.0' in body
     assert 'briefbot_feed_polls_total{outcome="error"} 1.0' in body
     assert "briefbot_articles 5.0" in body
+
+
+async def test_metrics_count_digests_and_their_lateness(engine: BriefingEngine, tmp_path: Path) -> None:
+    """A digest delivered 65 s after its time counts as delivered, with its lateness in the histogram."""
+    clock = FakeClock(datetime(2026, 3, 2, 7, 59, tzinfo=UTC))
+    bot = make_bot(engine, tmp_path / "state.sqlite3", clock)
+    bot.run("digest", "subscribe daily 08:00", Conversation("slack", "C1", "U1", can_manage=True))
+    (subscription,) = bot.digests.store.subscriptions()
+    service, _ = make_service(bot, clock)
+    await service.attach("slack", FakePlatform())
+    clock.advance(seconds=125)
+    (outcome,) = await service.deliver_due(subscription.id)
+    assert outcome.state == "delivered"
+    server = OpsServer(bot, "127.0.0.1", 0)
+    await server.start()
+    try:
+        _, _, body = await _get(server, "/metrics")
+    finally:
+        await server.stop()
+    assert 'briefbot_digests_total{outcome="delivered"} 1.0' in body
+    assert "briefbot_digest_lateness_seconds_count 1.0" in body
+    assert 'briefbot_digest_lateness_seconds_bucket{le="60.0"} 0.0' in body
+    assert 'briefbot_digest_lateness_seconds_bucket{le="300.0"} 1.0' in body

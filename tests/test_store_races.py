@@ -65,3 +65,33 @@ def _fresh_postgres(request: pytest.FixtureRequest) -> None:
             connection.exec_driver_sql("DELETE FROM turns")
             connection.exec_driver_sql("DELETE FROM threads")
         store.close()
+
+
+def test_sqlite_waits_for_another_writer_instead_of_failing(tmp_path: Path) -> None:
+    """While another process holds the write lock for a few seconds, a write waits and then succeeds (the busy
+    timeout is the store's minute, not a driver default or an overridden 5 s)."""
+    url = f"sqlite:///{tmp_path / 'state.sqlite3'}"
+    holder, waiter = StateStore(url), StateStore(url)
+    try:
+        with holder.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 60_000
+        thread = holder.resolve_thread(None)
+        locked, released = threading.Event(), threading.Event()
+
+        def hold() -> None:
+            with holder.engine.begin() as connection:
+                connection.exec_driver_sql("UPDATE threads SET external_key = external_key")
+                locked.set()
+                released.wait(10)
+
+        with ThreadPoolExecutor(1) as pool:
+            held = pool.submit(hold)
+            assert locked.wait(10)
+            timer = threading.Timer(6.0, released.set)  # longer than SQLite's usual 5 s
+            timer.start()
+            waiter.add_turn(thread, ConversationTurn("Q?", "A.", True, (), ()))
+            held.result()
+        assert [t.question for t in waiter.history(thread)] == ["Q?"]
+    finally:
+        holder.close()
+        waiter.close()

@@ -482,6 +482,9 @@ class DigestService:
             log.warning("digest %s: %s %s: %s", subscription.id, delivery.scheduled_at.isoformat(), state, error)
         if self.metrics is not None:
             self.metrics.digests.labels(outcome=state).inc()
+            if state == "delivered":
+                lateness = (self.clock() - delivery.scheduled_at).total_seconds()
+                self.metrics.digest_lateness.observe(max(0.0, lateness))
         return Outcome(subscription.id, delivery.scheduled_at, state, message_id, detail or error)
 
     def _lock(self, subscription: DigestSubscription) -> asyncio.Lock:

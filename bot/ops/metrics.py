@@ -36,6 +36,12 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.digest_lateness = Histogram(
+            "briefbot_digest_lateness_seconds",
+            "How long after its scheduled time a digest was delivered",
+            buckets=(1, 5, 15, 60, 300, 900, 3600, float("inf")),
+            registry=self.registry,
+        )
         self.digest_retries = Counter(
             "briefbot_digest_retries",
             "Digest sends retried after a rate limit or server error",

@@ -4,6 +4,12 @@ SQLite is one process's store: that process leads. On PostgreSQL the leader is w
 lock on its own connection. The lock goes with the connection, so a leader that dies (even by kill -9) releases it
 as soon as the server sees the connection close, and the next replica to try takes over. Followers try every
 few seconds; the leader checks its connection just as often and steps down when it is gone.
+
+A leader cut off by the network closes nothing: the server would keep its lock until TCP gives up (hours by
+default). So the leader's session asks the server to probe it (SERVER_KEEPALIVES: the lock is released about
+20 s after the leader falls silent), and the leader's own side of the connection gives up sooner (10 s, the
+store's POSTGRES_KEEPALIVES), so an old leader has stepped down before a new one can start. Even in that window
+a digest cannot go out twice: each one is claimed in the store first, which a cut-off leader cannot reach.
 """
 
 from __future__ import annotations
@@ -17,6 +23,14 @@ log = logging.getLogger(__name__)
 
 SCHEDULER_LOCK = 0x62726966 + 1  # next to the migrations' key
 ELECTION_INTERVAL = 5.0  # seconds between a follower's attempts and a leader's checks
+# Server-side TCP settings for the lock's session (PostgreSQL 12+; ignored on Unix sockets): probe after 10 s of
+# silence, every 5 s, drop after 2 lost probes, or after 20 s of unacknowledged data.
+SERVER_KEEPALIVES = {
+    "tcp_keepalives_idle": "10",
+    "tcp_keepalives_interval": "5",
+    "tcp_keepalives_count": "2",
+    "tcp_user_timeout": "20000",
+}
 
 
 class Leadership:
@@ -45,6 +59,13 @@ class Leadership:
             connection.close()
             return False
         self._connection = connection
+        try:
+            for name, value in SERVER_KEEPALIVES.items():
+                connection.execute(sa.text("SELECT set_config(:name, :value, false)"), {"name": name, "value": value})
+            connection.commit()
+        except sa.exc.SQLAlchemyError as exc:  # an older server without tcp_user_timeout: lead without it
+            connection.rollback()
+            log.warning("scheduler lock: could not set the server's keepalives (%s)", type(exc).__name__)
         return True
 
     def alive(self) -> bool:

@@ -23,7 +23,17 @@ from briefings.models import Citation, Turn
 
 log = logging.getLogger(__name__)
 MAX_TURNS_KEPT_IN_CONTEXT = 6
+# libpq's TCP settings for every PostgreSQL connection (ignored on Unix sockets): probe an idle connection after
+# 10 s, every 5 s, give up after 3 lost probes; give up on data unacknowledged for 10 s.
+POSTGRES_KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,
+}
 CONFLICT_ATTEMPTS = 5  # a unique-key race with another process is retried this often before it is an error
+SQLITE_BUSY_MS = 60_000  # how long an SQLite write waits for another process's
 _MIGRATION_LOCK = 0x62726966  # "brif": the advisory lock key migrations hold on PostgreSQL
 
 
@@ -56,8 +66,14 @@ class StateStore:
         if url.startswith("sqlite:///"):
             self._sqlite_path = Path(url.removeprefix("sqlite:///"))
             self._sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-            connect_args["timeout"] = 60  # wait out another process's write instead of "database is locked"
-        self.engine: Engine = sa.create_engine(url, future=True, connect_args=connect_args)
+        options: dict[str, Any] = {}
+        if url.startswith(("postgresql", "postgres")):
+            # A connection to a server that vanished (partition, failover) fails in seconds, not after the OS's
+            # two hours; settings in the URL's query win. A pooled connection is checked before each use.
+            query = sa.engine.make_url(url).query
+            connect_args |= {k: v for k, v in POSTGRES_KEEPALIVES.items() if k not in query}
+            options["pool_pre_ping"] = True
+        self.engine: Engine = sa.create_engine(url, future=True, connect_args=connect_args, **options)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self._wait_until_reachable(wait)
@@ -170,8 +186,11 @@ class StateStore:
         for attempt in range(CONFLICT_ATTEMPTS):
             try:
                 with self.engine.begin() as connection:
-                    # The thread's row lock queues appenders on PostgreSQL (SQLite has one writer at a time anyway).
-                    connection.execute(sa.select(threads.c.id).where(threads.c.id == thread_id).with_for_update())
+                    # Write to the thread's row first: appenders queue on its row lock (PostgreSQL) or on the write
+                    # lock (SQLite) before they read the last sequence number.
+                    connection.execute(
+                        sa.update(threads).where(threads.c.id == thread_id).values(external_key=threads.c.external_key)
+                    )
                     seq = connection.execute(
                         sa.select(sa.func.coalesce(sa.func.max(turns.c.seq), 0)).where(turns.c.thread_id == thread_id)
                     ).scalar_one()
@@ -214,5 +233,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Sequence[Any]) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    # Wait out another process's write instead of failing with "database is locked" (the driver's own `timeout`
+    # would be overridden by any busy_timeout set here, so this is the one place it is set).
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
     cursor.close()
