@@ -24,6 +24,7 @@ from briefings.reader import _subject_agreement, answer_filler, has_evidence, re
 from briefings.text import _SEGMENTER, filler_reason, split_sentences
 
 from .conftest import DEFAULT_CORPUS
+from .grounding import assert_whole_sentences
 
 ARTICLES = {a.doc_id: a for a in load_corpus(DEFAULT_CORPUS)}
 
@@ -39,7 +40,7 @@ def _turn(answer: Answer) -> Turn:
 def _assert_verbatim(answer: Answer) -> None:
     assert answer.citations
     for citation in answer.citations:
-        assert citation.quote in ARTICLES[citation.doc_id].text
+        assert_whole_sentences(ARTICLES[citation.doc_id], citation.quote)
     # the answer is made of the cited sentences and nothing else
     assert answer.text == " ".join(c.quote for c in answer.citations)
 
@@ -446,7 +447,7 @@ def test_a_topic_takeaway_from_a_list_carries_its_lead_in(engine: BriefingEngine
     for takeaway in result.takeaways:
         assert not re.match(r"(?:this|that|these|they|their|it|however)\b", takeaway.text, re.I), takeaway.text
         for citation in takeaway.citations:
-            assert citation.quote in ARTICLES[citation.doc_id].text
+            assert_whole_sentences(ARTICLES[citation.doc_id], citation.quote)
 
 
 def test_a_labelled_chatty_sentence_is_filler() -> None:

@@ -17,6 +17,7 @@ from bot.core import BriefingBot
 from briefings.loading import load_corpus
 
 from .conftest import DEFAULT_CORPUS, FIXTURES, ROOT
+from .grounding import assert_whole_sentences
 
 ARTICLES = {a.doc_id: a for a in load_corpus(DEFAULT_CORPUS)}
 
@@ -31,7 +32,7 @@ def check_citation(citation: dict[str, object]) -> None:
     assert set(citation) == {"doc_id", "title", "url", "quote"}
     article = ARTICLES[str(citation["doc_id"])]
     assert citation["title"] == article.title
-    assert str(citation["quote"]) in article.text
+    assert_whole_sentences(article, str(citation["quote"]))
 
 
 def test_brief_json(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
@@ -41,8 +42,14 @@ def test_brief_json(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
     data = json.loads(out)
     assert isinstance(data["headline"], str) and isinstance(data["summary"], str) and data["summary"]
     assert 5 <= len(data["takeaways"]) <= 8
+    assert data["headline_citation"]
+    check_citation(data["headline_citation"])
+    assert data["summary_citations"]
+    for citation in data["summary_citations"]:
+        check_citation(citation)
     for takeaway in data["takeaways"]:
-        assert isinstance(takeaway["text"], str)
+        assert isinstance(takeaway["text"], str) and takeaway["text"]
+        assert takeaway["citations"], takeaway  # every takeaway cites at least one article
         for citation in takeaway["citations"]:
             check_citation(citation)
     assert len(data["sources"]) == 5
@@ -57,6 +64,7 @@ def test_takeaways_json_for_story_and_topic(capsys: pytest.CaptureFixture[str], 
     data = json.loads(out)
     assert code == 0 and data["topic"] == "NATO" and data["takeaways"]
     for takeaway in data["takeaways"]:
+        assert takeaway["citations"], takeaway
         for citation in takeaway["citations"]:
             check_citation(citation)
 
@@ -67,6 +75,7 @@ def test_ask_json_answer_decline_and_thread(capsys: pytest.CaptureFixture[str], 
     code, out, _ = run_cli(capsys, *base, "What did Bob Woodward allege?", "--json")
     first = json.loads(out)
     assert code == 0 and first["answered"] is True and first["thread"]
+    assert first["citations"] and "seven" in first["answer"]
     for citation in first["citations"]:
         check_citation(citation)
     code, out, _ = run_cli(capsys, *base, "How did the Kremlin respond to that?", "--thread", first["thread"], "--json")

@@ -5,15 +5,17 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from briefings.engine import BriefingEngine, display_text
 from briefings.loading import load_corpus
-from briefings.models import Answer, Citation, Turn
+from briefings.models import Answer, Article, Citation, Turn
 from briefings.text import filler_reason
 
 from .conftest import DEFAULT_CORPUS
+from .grounding import assert_whole_sentences
 
 ARTICLES = {a.doc_id: a for a in load_corpus(DEFAULT_CORPUS)}
 OFF_CORPUS = [
@@ -41,7 +43,7 @@ def assert_grounded(citations: tuple[Citation, ...]) -> None:
     assert citations, "every claim needs a citation"
     for citation in citations:
         article = ARTICLES[citation.doc_id]
-        assert citation.quote in article.text, citation
+        assert_whole_sentences(article, citation.quote)
         assert citation.title == article.title
 
 
@@ -167,21 +169,46 @@ def test_topics_are_phrases_from_the_corpus(engine: BriefingEngine) -> None:
     assert "NATO" in topics
 
 
-def test_only_changed_articles_are_recomputed(tmp_path: Path) -> None:
-    """Editing one article re-derives it alone; unchanged ones keep their stored results; removal is noticed."""
+def test_only_changed_articles_are_recomputed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Editing one article re-derives and re-embeds it alone; unchanged ones keep their stored results; a start with
+    nothing changed derives and embeds nothing; removal is noticed."""
+    derived: list[str] = []
+    embedded: list[int] = []
+    derive, embed = BriefingEngine._derive, BriefingEngine._embed
+
+    def counting_derive(self: BriefingEngine, article: Article) -> None:
+        derived.append(article.doc_id)
+        derive(self, article)
+
+    def counting_embed(self: BriefingEngine, encoder: Any, batch: dict[str, str]) -> int:
+        embedded.append(len(batch))
+        return embed(self, encoder, batch)
+
+    monkeypatch.setattr(BriefingEngine, "_derive", counting_derive)
+    monkeypatch.setattr(BriefingEngine, "_embed", counting_embed)
     corpus = tmp_path / "corpus"
     shutil.copytree(DEFAULT_CORPUS, corpus)
     first = BriefingEngine(corpus, tmp_path / "data")
+    assert sorted(derived) == sorted(ARTICLES) and sum(embedded) > 0
+    all_passages = sum(embedded)
     assert len(first.refresh().added) == 0  # built on construction; a second refresh finds nothing to do
     brief_before = first.briefing()
     first.close()
+
+    derived.clear()
+    embedded.clear()
+    BriefingEngine(corpus, tmp_path / "data").close()  # a restart over the same corpus
+    assert derived == [] and sum(embedded) == 0
 
     target = corpus / "trump-and-putin-will-they-meet.md"
     target.write_text(target.read_text().replace("Helsinki in 2018", "Helsinki in July 2018"))
     (corpus / "trump-putin-inside-the-peace-negotiation-strategy.md").unlink()
     second = BriefingEngine(corpus, tmp_path / "data")
+    assert derived == ["trump-and-putin-will-they-meet"]
+    assert 0 < sum(embedded) < all_passages / 2  # the edited passage(s), not the corpus
     report = second.refresh()
     assert report.total == 4 and not report.changed  # construction already applied the changes
+    assert derived == ["trump-and-putin-will-they-meet"]
     assert "July 2018" in " ".join(s.text for s in second.sentences("trump-and-putin-will-they-meet"))
     brief_after = second.briefing()
     assert brief_after.sources != brief_before.sources

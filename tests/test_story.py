@@ -19,6 +19,8 @@ from briefings.retrieval import Retriever
 from briefings.text import terms
 from briefings.timeline import find_date
 
+from .grounding import assert_whole_sentences
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = ROOT / "corpus"
 ARTICLES = {a.doc_id: a for a in load_corpus(DEFAULT_CORPUS)}
@@ -27,7 +29,7 @@ ARTICLES = {a.doc_id: a for a in load_corpus(DEFAULT_CORPUS)}
 def _verbatim(citations: tuple[Citation, ...], articles: dict[str, object] | None = None) -> None:
     known = articles or ARTICLES
     for citation in citations:
-        assert citation.quote in known[citation.doc_id].text, citation  # type: ignore[attr-defined]
+        assert_whole_sentences(known[citation.doc_id], citation.quote)  # type: ignore[arg-type]
 
 
 def _overlap(a: str, b: str) -> float:
