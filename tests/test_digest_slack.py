@@ -176,7 +176,7 @@ async def test_service_reconciles_an_interrupted_digest_from_slack_history(
     (subscription,) = bot.digests.store.subscriptions()
     clock.advance(minutes=2)
     delivery, _ = bot.digests.store.claim(subscription.id, due, clock())
-    bot.digests.store.start_sending(delivery.id, coverage_of(engine))
+    bot.digests.store.start_sending(delivery.id, coverage_of(engine), clock())
     await SlackDigestSender(client).send(CHANNEL, digest, DigestMarker(subscription.id, due))  # then: "crash"
     clock.advance(minutes=1)
     (outcome,) = await make_service(bot, clock)[0].attach("slack", SlackDigestSender(client))

@@ -104,16 +104,17 @@ class Sleeps:
 
 def make_bot(
     engine: BriefingEngine,
-    db: Path,
+    db: Path | str,
     clock: FakeClock,
     *,
     min_interval: int = 3600,
     grace: int = 3600,
     timezone: str = "UTC",
 ) -> BriefingBot:
-    """A bot over the SQLite file `db`; calling it again with the same file is a restart."""
+    """A bot over the SQLite file `db` (or a database URL); calling it again with the same one is a restart."""
     settings = DigestSettings(min_interval=min_interval, grace=grace, timezone=timezone)
-    return BriefingBot(engine, StateStore(f"sqlite:///{db}"), settings, clock)
+    url = db if isinstance(db, str) else f"sqlite:///{db}"
+    return BriefingBot(engine, StateStore(url), settings, clock)
 
 
 def make_service(

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -40,6 +41,30 @@ def test_two_replicas_never_both_lead(postgres_url: str) -> None:
     assert second.acquire() is True and first.acquire() is False
     second.release()
     assert Leadership(sa.create_engine("sqlite://")).acquire() is True
+
+
+def test_one_sqlite_database_has_one_leader(tmp_path: Path) -> None:
+    """Two processes' `briefbot run` on one SQLite file: the second follows (its digests would double the first's)
+    until the first lets go; a killed leader's lock goes with its process."""
+    url = f"sqlite:///{tmp_path / 'state.sqlite3'}"
+    first, second = Leadership(sa.create_engine(url)), Leadership(sa.create_engine(url))
+    assert first.acquire() is True and first.acquire() is True  # asking again changes nothing
+    assert second.acquire() is False and first.alive() and not second.alive()
+    first.release()
+    assert second.acquire() is True and first.acquire() is False
+    second.release()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, url], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1]
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "leading"
+        assert first.acquire() is False
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+        assert first.acquire() is True
+    finally:
+        holder.kill()
+        first.release()
 
 
 def test_a_silent_leader_is_dropped_by_the_server_and_gives_up_first(postgres_url: str) -> None:

@@ -134,7 +134,7 @@ class DigestService:
         )
         self.scheduler.start(paused=not self.leading)
         # Subscriptions changed by another replica reach this one's jobs through the store.
-        self.scheduler.add_job(self.sync_jobs, "interval", seconds=SYNC_SECONDS, id="digests:sync", coalesce=True)
+        self.scheduler.add_job(self._sync, "interval", seconds=SYNC_SECONDS, id="digests:sync", coalesce=True)
         self.subscriptions.listeners.append(self._on_change)
         outcomes: list[Outcome] = []
         for platform, sender in (senders or {}).items():
@@ -228,6 +228,15 @@ class DigestService:
             self._jobs[job_id] = signature
         log.debug("digest jobs: %d", len(self._jobs))
 
+    async def _sync(self) -> None:
+        """Every SYNC_SECONDS on the leader: jobs for subscriptions changed on other replicas, and digests whose
+        process died mid-delivery (their lease has run out since) delivered now."""
+        self.sync_jobs()
+        try:
+            await self.settle_unfinished(skip_busy=True)
+        except Exception:
+            log.exception("digest: could not settle unfinished deliveries; the next check tries again")
+
     def _on_change(self) -> None:
         """A subscription changed (called from whichever thread ran the command)."""
         if self._loop is not None and not self._loop.is_closed():
@@ -252,10 +261,10 @@ class DigestService:
                 self._tasks.discard(task)
 
     # ------------------------------------------------------------------------------------------ delivery
-    async def recover(self, platform: str | None = None) -> list[Outcome]:
-        """At start: settle deliveries a previous run left unfinished, then deliver what fell due meanwhile.
-
-        One subscription's failure is logged and does not stop the others (or the start)."""
+    async def settle_unfinished(self, platform: str | None = None, *, skip_busy: bool = False) -> list[Outcome]:
+        """Settle deliveries left unfinished by a run that ended (this process's earlier run, or a replica that
+        died: once its lease has run out). Deliveries another live process is working on are left to it.
+        `skip_busy` leaves alone channels this process is posting to right now (the periodic check's way)."""
         outcomes: list[Outcome] = []
         for delivery in await asyncio.to_thread(self.store.unfinished):
             subscription = await asyncio.to_thread(self.store.subscription, delivery.subscription_id)
@@ -263,15 +272,26 @@ class DigestService:
                 continue
             if platform is not None and subscription.platform != platform:
                 continue
+            lock = self._lock(subscription)
+            if (subscription.id, delivery.scheduled_at) in self._inflight or (skip_busy and lock.locked()):
+                continue  # this process is at it right now
             try:
-                async with self._lock(subscription):
+                async with lock:
                     if subscription.status != "active":  # stopped or paused since: nothing more goes out
-                        error = f"the subscription is {subscription.status}"
-                        outcomes.append(await self._close(subscription, delivery, "missed", error=error))
+                        if await asyncio.to_thread(self.store.take_over, delivery.id, self.clock()):
+                            error = f"the subscription is {subscription.status}"
+                            outcomes.append(await self._close(subscription, delivery, "missed", error=error))
                     else:
                         outcomes.append(await self._settle(subscription, delivery))
             except Exception:
                 log.exception("digest %s: could not settle %s", subscription.id, delivery.scheduled_at)
+        return outcomes
+
+    async def recover(self, platform: str | None = None) -> list[Outcome]:
+        """At start: settle deliveries a previous run left unfinished, then deliver what fell due meanwhile.
+
+        One subscription's failure is logged and does not stop the others (or the start)."""
+        outcomes = await self.settle_unfinished(platform)
         subscriptions = await asyncio.to_thread(self.store.subscriptions, platform=platform)
         batches = await asyncio.gather(*(self.deliver_due(s.id) for s in subscriptions), return_exceptions=True)
         for subscription, batch in zip(subscriptions, batches, strict=True):
@@ -320,7 +340,10 @@ class DigestService:
         return await self._attempt(subscription, delivery)
 
     async def _settle(self, subscription: DigestSubscription, delivery: Delivery) -> Outcome:
-        """A delivery a previous run claimed but did not close. If it may have been posted, look before posting."""
+        """A delivery claimed but not closed: by a run that ended (take it over; if it may have been posted, look
+        before posting), or by another process still at work on it (leave it: "busy")."""
+        if not await asyncio.to_thread(self.store.take_over, delivery.id, self.clock()):
+            return Outcome(subscription.id, delivery.scheduled_at, "busy", detail="another process is delivering it")
         if delivery.state == "sending":
             found = await self._marker_present(subscription, delivery)
             if found is None:
@@ -343,7 +366,9 @@ class DigestService:
                     subscription, delivery, "missed", error=f"{int(late.total_seconds())} s late, beyond the grace"
                 )
             await self._refresh_corpus()
-            composed = await asyncio.to_thread(self._prepare, subscription, delivery)
+            composed, owned = await asyncio.to_thread(self._prepare, subscription, delivery)
+            if not owned:
+                return self._lost(subscription, delivery)
             if composed.reply is None:
                 return await self._close(subscription, delivery, "skipped", detail="quiet: nothing new")
             sending = replace(delivery, state="sending", attempts=delivery.attempts + 1, covers=composed.coverage)
@@ -358,8 +383,14 @@ class DigestService:
         failed = self.feeds.failed_since(since) if since else [f for f in self.feeds.store.all() if f.failures]
         return [f"{f.name}: {f.last_error}" for f in failed]
 
-    def _prepare(self, subscription: DigestSubscription, delivery: Delivery) -> ComposedDigest:
-        """Compose the digest and, when there is one to post, commit 'sending' (one worker-thread trip)."""
+    def _lost(self, subscription: DigestSubscription, delivery: Delivery) -> Outcome:
+        """Another process took this delivery over (this one was too slow or cut off from the store): stop."""
+        log.warning("digest %s: %s was taken over by another process", subscription.id, delivery.scheduled_at)
+        return Outcome(subscription.id, delivery.scheduled_at, "busy", detail="taken over by another process")
+
+    def _prepare(self, subscription: DigestSubscription, delivery: Delivery) -> tuple[ComposedDigest, bool]:
+        """Compose the digest and, when there is one to post, commit 'sending' (one worker-thread trip). False
+        when the delivery is no longer this process's to send."""
         seen = self.store.channel_seen(subscription.platform, subscription.channel)
         missed = self.store.missed_since_last_post(subscription.id)
         composed = compose_digest(
@@ -372,8 +403,8 @@ class DigestService:
             failed_feeds=self._failed_feeds(seen.delivered_at if seen else None),
         )
         if composed.reply is not None:
-            self.store.start_sending(delivery.id, composed.coverage)
-        return composed
+            return composed, self.store.start_sending(delivery.id, composed.coverage, self.clock())
+        return composed, True
 
     async def _send(self, subscription: DigestSubscription, delivery: Delivery, composed: ComposedDigest) -> Outcome:
         """Post with retries. After an ambiguous failure (5xx, broken connection) look for the marker first."""
@@ -384,7 +415,9 @@ class DigestService:
         ambiguous = False
         for attempt in range(1, self.retry.attempts + 1):
             if attempt > 1:
-                await asyncio.to_thread(self.store.count_attempt, delivery.id)
+                # Still ours? After a long wait another process may have taken it over (and posted it).
+                if not await asyncio.to_thread(self.store.count_attempt, delivery.id, self.clock()):
+                    return self._lost(subscription, delivery)
                 if self.metrics is not None:
                     self.metrics.digest_retries.inc()
             if ambiguous:  # the last attempt may have gone through
@@ -475,9 +508,11 @@ class DigestService:
         seen = None
         if state == "delivered" and delivery.covers is not None:
             seen = (subscription.platform, subscription.channel, delivery.covers)
-        await asyncio.to_thread(
+        closed = await asyncio.to_thread(
             self.store.finish, delivery.id, state, self.clock(), message_id=message_id, error=error, seen=seen
         )
+        if not closed:
+            return self._lost(subscription, delivery)
         if state in {"missed", "failed"}:
             log.warning("digest %s: %s %s: %s", subscription.id, delivery.scheduled_at.isoformat(), state, error)
         if self.metrics is not None:

@@ -1,13 +1,17 @@
 """Digest state in the bot's data store (the tables in bot/storage/schema.py, created by migration 0002).
 
 Every method is one short transaction. The unique (subscription, scheduled time) row is the exactly-once
-guarantee: whoever inserts it owns that digest; everyone else sees its state.
+guarantee: whoever inserts it owns that digest; everyone else sees its state. While it is unfinished its owner
+holds a lease on it (see DigestStore); a process that died is replaced once the lease runs out.
 """
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -25,6 +29,11 @@ from bot.storage.schema import digest_channels, digest_deliveries, digest_subscr
 
 _subs = digest_subscriptions
 _deliveries = digest_deliveries
+UNFINISHED = ("claimed", "sending")
+# How long an owner's last step keeps an unfinished delivery its own: longer than one send may take (the SDKs
+# give up on a request after 30 s), short enough that a digest whose process died goes out a minute later.
+LEASE = timedelta(seconds=60)
+LOCAL_OWNER = "local"
 
 
 def utc(moment: datetime) -> datetime:
@@ -32,11 +41,25 @@ def utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-class DigestStore:
-    """Subscriptions, deliveries and per-channel seen state, over the StateStore's SQLAlchemy engine."""
+def process_token() -> str:
+    """A name for this store's process, unique across hosts and restarts (a lease's owner)."""
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
-    def __init__(self, engine: Engine) -> None:
+
+class DigestStore:
+    """Subscriptions, deliveries and per-channel seen state, over the StateStore's SQLAlchemy engine.
+
+    An unfinished delivery has an owner, the process working on it, and a lease (LEASE from its last step). Only
+    the owner moves it on (start_sending, count_attempt, finish return False once it is no longer the owner);
+    another process takes it over (take_over) only when the lease has run out: its owner died or lost the store.
+    So two replicas never both work on one scheduled time, even during a leader change."""
+
+    def __init__(self, engine: Engine, owner: str | None = None) -> None:
+        """`owner` names this process. On SQLite (one process per database) every run is the same owner, so a
+        restart after a crash takes its unfinished deliveries back at once; on a shared database each process
+        is its own owner, and a dead one's deliveries wait out its lease."""
         self.engine = engine
+        self.owner = owner or (LOCAL_OWNER if engine.dialect.name == "sqlite" else process_token())
 
     # ------------------------------------------------------------------------------------------ subscriptions
     def add_subscription(self, subscription: DigestSubscription) -> None:
@@ -128,6 +151,8 @@ class DigestStore:
                         state="claimed",
                         attempts=0,
                         claimed_at=utc(now),
+                        owner=self.owner,
+                        lease_until=utc(now) + LEASE,
                     )
                 )
             created = True
@@ -156,23 +181,43 @@ class DigestStore:
             return False
         return True
 
-    def start_sending(self, delivery_id: int, covers: Coverage) -> None:
-        """Commit, before the first byte goes out, that this digest may be in the channel from now on (and count
-        the first attempt)."""
+    def take_over(self, delivery_id: int, now: datetime) -> bool:
+        """Own an unfinished delivery: True when it had no owner, was ours, or its owner's lease ran out."""
+        free = sa.or_(
+            _deliveries.c.owner.is_(None),
+            _deliveries.c.owner == self.owner,
+            _deliveries.c.lease_until.is_(None),
+            _deliveries.c.lease_until < utc(now),
+        )
         with self.engine.begin() as connection:
-            connection.execute(
+            taken = connection.execute(
                 sa.update(_deliveries)
-                .where(_deliveries.c.id == delivery_id)
-                .values(state="sending", covers=covers.to_json(), attempts=_deliveries.c.attempts + 1)
+                .where(_deliveries.c.id == delivery_id, _deliveries.c.state.in_(UNFINISHED), free)
+                .values(owner=self.owner, lease_until=utc(now) + LEASE)
             )
+        return bool(taken.rowcount)
 
-    def count_attempt(self, delivery_id: int) -> None:
+    def start_sending(self, delivery_id: int, covers: Coverage, now: datetime) -> bool:
+        """Commit, before the first byte goes out, that this digest may be in the channel from now on (and count
+        the first attempt; renew the lease). False, with nothing changed, when this process no longer owns it."""
+        return self._step(delivery_id, now, state="sending", covers=covers.to_json())
+
+    def count_attempt(self, delivery_id: int, now: datetime) -> bool:
+        """Count another attempt and renew the lease; False when this process no longer owns the delivery."""
+        return self._step(delivery_id, now)
+
+    def _step(self, delivery_id: int, now: datetime, **values: Any) -> bool:
         with self.engine.begin() as connection:
-            connection.execute(
+            updated = connection.execute(
                 sa.update(_deliveries)
-                .where(_deliveries.c.id == delivery_id)
-                .values(attempts=_deliveries.c.attempts + 1)
+                .where(
+                    _deliveries.c.id == delivery_id,
+                    _deliveries.c.owner == self.owner,
+                    _deliveries.c.state.in_(UNFINISHED),
+                )
+                .values(attempts=_deliveries.c.attempts + 1, lease_until=utc(now) + LEASE, **values)
             )
+        return bool(updated.rowcount)
 
     def finish(
         self,
@@ -183,15 +228,28 @@ class DigestStore:
         message_id: str | None = None,
         error: str | None = None,
         seen: tuple[str, str, Coverage] | None = None,
-    ) -> None:
-        """Close a delivery. For a delivered digest, `seen` (platform, channel, coverage) records in the same
-        transaction what the channel has now been shown."""
+    ) -> bool:
+        """Close a delivery this process owns. For a delivered digest, `seen` (platform, channel, coverage) records
+        in the same transaction what the channel has now been shown. False, with nothing changed, when another
+        process took the delivery over (or closed it) meanwhile."""
         with self.engine.begin() as connection:
-            connection.execute(
+            closed = connection.execute(
                 sa.update(_deliveries)
-                .where(_deliveries.c.id == delivery_id)
-                .values(state=state, message_id=message_id, error=error[:1000] if error else None, finished_at=utc(now))
+                .where(
+                    _deliveries.c.id == delivery_id,
+                    sa.or_(_deliveries.c.owner == self.owner, _deliveries.c.owner.is_(None)),
+                    _deliveries.c.state.in_(UNFINISHED),
+                )
+                .values(
+                    state=state,
+                    message_id=message_id,
+                    error=error[:1000] if error else None,
+                    finished_at=utc(now),
+                    lease_until=None,
+                )
             )
+            if not closed.rowcount:
+                return False
             if seen is not None:
                 platform, channel, coverage = seen
                 values = {"seen": coverage.articles, "fingerprint": coverage.fingerprint, "delivered_at": utc(now)}
@@ -199,6 +257,7 @@ class DigestStore:
                 updated = connection.execute(sa.update(digest_channels).where(*place).values(**values))
                 if not updated.rowcount:
                     connection.execute(sa.insert(digest_channels).values(platform=platform, channel=channel, **values))
+        return True
 
     def delivery_at(self, subscription_id: str, scheduled_at: datetime) -> Delivery | None:
         with self.engine.connect() as connection:
@@ -221,7 +280,7 @@ class DigestStore:
         with self.engine.connect() as connection:
             rows = connection.execute(
                 sa.select(_deliveries)
-                .where(_deliveries.c.state.in_(["claimed", "sending"]))
+                .where(_deliveries.c.state.in_(UNFINISHED))
                 .order_by(_deliveries.c.scheduled_at)
             )
             return [_delivery(row) for row in rows]

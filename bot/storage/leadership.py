@@ -1,9 +1,13 @@
 """Which process runs the scheduler (digests and feed polls) when several share one store.
 
-SQLite is one process's store: that process leads. On PostgreSQL the leader is whoever holds a session advisory
-lock on its own connection. The lock goes with the connection, so a leader that dies (even by kill -9) releases it
-as soon as the server sees the connection close, and the next replica to try takes over. Followers try every
-few seconds; the leader checks its connection just as often and steps down when it is gone.
+SQLite is one process's store: the process holding a lock file beside the database (`state.sqlite3.leader`)
+leads, so a second `briefbot run` started by mistake on the same data directory only follows (and takes over
+if the first one stops) instead of posting every digest a second time.
+
+On PostgreSQL the leader is whoever holds a session advisory lock on its own connection. The lock goes with the
+connection, so a leader that dies (even by kill -9) releases it as soon as the server sees the connection close,
+and the next replica to try takes over. Followers try every few seconds; the leader checks its connection just
+as often and steps down when it is gone.
 
 A leader cut off by the network closes nothing: the server would keep its lock until TCP gives up (hours by
 default). So the leader's session asks the server to probe it (SERVER_KEEPALIVES: the lock is released about
@@ -17,6 +21,7 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
+from filelock import FileLock, Timeout
 from sqlalchemy.engine import Connection, Engine
 
 log = logging.getLogger(__name__)
@@ -39,13 +44,26 @@ class Leadership:
         self.key = key
         self._connection: Connection | None = None
         self.shared = engine.dialect.name == "postgresql"
+        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        # An SQLite file's leader holds its lock file (an in-memory database has one process by definition).
+        self._file = FileLock(f"{database}.leader", timeout=0) if database and database != ":memory:" else None
 
     @property
     def held(self) -> bool:
+        if self._file is not None:
+            return self._file.is_locked
         return not self.shared or self._connection is not None
 
     def acquire(self) -> bool:
-        """Try to become the leader; True when this process leads (always, on SQLite)."""
+        """Try to become the leader; True when this process leads."""
+        if self._file is not None:
+            if self._file.is_locked:
+                return True
+            try:
+                self._file.acquire()
+            except Timeout:
+                return False
+            return True
         if not self.shared or self._connection is not None:
             return True
         connection = self.engine.connect()
@@ -70,6 +88,8 @@ class Leadership:
 
     def alive(self) -> bool:
         """Still the leader? False once the lock's connection is gone (the server released the lock)."""
+        if self._file is not None:
+            return self._file.is_locked
         if not self.shared:
             return True
         if self._connection is None:
@@ -84,6 +104,8 @@ class Leadership:
         return True
 
     def release(self) -> None:
+        if self._file is not None and self._file.is_locked:
+            self._file.release(force=True)
         if self._connection is not None:
             try:
                 self._connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": self.key})

@@ -72,6 +72,9 @@ digest_deliveries = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    # The process working on an unfinished delivery, and until when; another may take it over only after that.
+    sa.Column("owner", sa.String(64), nullable=True),
+    sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
     sa.UniqueConstraint("subscription_id", "scheduled_at", name="uq_digest_deliveries_subscription_time"),
     sa.Index("ix_digest_deliveries_state", "state"),
 )
