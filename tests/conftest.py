@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from .slack_mock import MockSlack
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = ROOT / "corpus"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+ISOLATED_PREFIXES = ("BRIEFBOT_", "SLACK_", "DISCORD_")
 
 
 @pytest.fixture(scope="session")
@@ -72,12 +74,28 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> DiscordFake:
     return fake
 
 
-# A real PostgreSQL server for the tests that need one (skipped where it cannot run here).
+# A real PostgreSQL server for the tests that need one. Where it cannot run, they skip (pytest -rs names them),
+# unless REQUIRE_POSTGRES is set: CI sets it, so the PostgreSQL tests cannot be skipped there unnoticed.
+REQUIRE_POSTGRES = os.environ.get("BRIEFBOT_TEST_REQUIRE_POSTGRES") == "1"
+
+
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
-    pytest.importorskip("psycopg")
     try:
+        import psycopg  # noqa: F401
+
         with postgres_server() as url:
             yield url
-    except PostgresUnavailableError as exc:
-        pytest.skip(str(exc))
+    except (ImportError, PostgresUnavailableError) as exc:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"PostgreSQL is required here (BRIEFBOT_TEST_REQUIRE_POSTGRES=1) but cannot run: {exc}")
+        pytest.skip(f"PostgreSQL cannot run here: {exc}")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never see the caller's BRIEFBOT_* or platform settings (a BRIEFBOT_DATABASE_URL in the shell must
+    not send a test's writes to that database); a test sets what it needs."""
+    for name in list(os.environ):
+        if name.startswith(ISOLATED_PREFIXES):
+            monkeypatch.delenv(name)

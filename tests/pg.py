@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -17,12 +18,20 @@ class PostgresUnavailableError(RuntimeError):
     """No server binaries, or running as root without a postgres user."""
 
 
+SYSTEM_PATHS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+
+
 def _server_binary(name: str) -> str | None:
     found = shutil.which(name)
     if found:
         return found
     candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
     return candidates[-1] if candidates else None
+
+
+def _system_binary(name: str) -> str | None:
+    """A system tool even when the caller's PATH leaves out the sbin folders (runuser lives in /usr/sbin)."""
+    return shutil.which(name) or shutil.which(name, path=os.pathsep.join(SYSTEM_PATHS))
 
 
 def _free_port() -> int:
@@ -40,13 +49,15 @@ def postgres_server() -> Iterator[str]:
     base = Path(tempfile.mkdtemp(prefix="briefbot-pg-"))
     prefix: list[str] = []
     if os.geteuid() == 0:  # initdb refuses to run as root: run the server as the postgres user
-        if (
-            shutil.which("runuser") is None
-            or subprocess.run(["id", "postgres"], capture_output=True, check=False).returncode
-        ):
-            raise PostgresUnavailableError("running as root without a postgres user to run the server")
+        runuser = _system_binary("runuser")
+        if runuser is None:
+            raise PostgresUnavailableError("running as root, and runuser (to start the server as postgres) is missing")
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            raise PostgresUnavailableError("running as root without a postgres user to run the server") from None
         shutil.chown(base, user="postgres")
-        prefix = ["runuser", "-u", "postgres", "--"]
+        prefix = [runuser, "-u", "postgres", "--"]
     data, port = base / "data", _free_port()
     subprocess.run(
         [*prefix, initdb, "-D", str(data), "-U", "briefbot", "--auth=trust"], check=True, capture_output=True

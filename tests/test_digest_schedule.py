@@ -201,6 +201,19 @@ def test_spacing_counts_real_time_on_the_dst_night() -> None:
     assert "Sun 29 Mar 2026, 01:00 CET and again at Sun 29 Mar 2026, 03:00 CEST" in caught.value.problem
 
 
+def test_spacing_walks_the_dst_night_beyond_a_dense_schedules_reach() -> None:
+    """A dense schedule (every 2 minutes in the 03:00 hour: 30 a day) is walked only so far (its 10,000 fires end
+    before next spring); the DST night is walked on its own, so 01:59 and 03:00 Berlin, one real minute apart on
+    28 Mar 2027, are refused at a 2-minute minimum even from April 2026."""
+    start = datetime(2026, 4, 1, tzinfo=UTC)
+    schedules = [(parse_schedule(s, "Europe/Berlin"), start) for s in ("cron */2 3 * * *", "cron 59 1 * * *")]
+    assert schedules[0][0].fire_times(start, start + timedelta(days=400), start, limit=10_000)[-1] < utc(2027, 3, 1)
+    with pytest.raises(ScheduleError) as caught:
+        check_spacing(schedules, timedelta(minutes=2), start)
+    assert "Sun 28 Mar 2027, 01:59 CET and again at Sun 28 Mar 2027, 03:00 CEST" in caught.value.problem
+    check_spacing(schedules, timedelta(minutes=1), start)
+
+
 def test_durations_read_naturally() -> None:
     """Minimum intervals are shown in the largest whole unit."""
     assert [format_duration(timedelta(seconds=s)) for s in (60, 3600, 5400, 86400, 7200)] == [
