@@ -46,9 +46,9 @@ def test_killing_the_leader_loses_and_duplicates_no_digest(postgres_url: str, tm
         roles = [p.stdout.readline().strip() for p in replicas.values() if p.stdout is not None]
         assert sorted(roles) == ["follower", "follower", "leader"]
         kills = 0
-        deadline = time.monotonic() + 150
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            time.sleep(min(rng.uniform(20, 45), max(deadline - time.monotonic(), 0)))
+            time.sleep(min(rng.uniform(15, 40), max(deadline - time.monotonic(), 0)))
             leader = current_leader(channel, replicas.values())
             if kills < 2 and leader is not None:
                 os.kill(leader.pid, signal.SIGKILL)
@@ -71,7 +71,7 @@ def test_killing_the_leader_loses_and_duplicates_no_digest(postgres_url: str, tm
         moment += timedelta(minutes=1)
     missing = [d for d in due if not any(m.endswith(d) for m in markers)]
     assert not missing, f"digests lost: {missing} (posted: {sorted(markers)})"
-    assert kills == 2 and len(posts) >= 2
+    assert kills == 2 and len(due) >= 2 and len(posts) >= len(due)
     states = [d.state for d in bot.digests.store.deliveries(bot.digests.store.subscriptions()[0].id)]
     assert states.count("delivered") == len(markers)
     store.close()
