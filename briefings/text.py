@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from functools import lru_cache
 
 import pysbd
@@ -306,7 +307,16 @@ ANAPHORA = frozenset(
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
 _US = re.compile(r"\bU\.S\.(?:A\.)?|\bUS\b|\bUSA\b")
 _STEMMER = snowballstemmer.stemmer("english")
-_SEGMENTER = pysbd.Segmenter(language="en", clean=False, char_span=False)
+# pysbd's Segmenter keeps the text being split on the instance (segment() sets self.original_text and reads it
+# back), so one shared instance would mix up two threads' texts: one per thread.
+_SEGMENTERS = threading.local()
+
+
+def _segmenter() -> pysbd.Segmenter:
+    segmenter = getattr(_SEGMENTERS, "segmenter", None)
+    if segmenter is None:
+        segmenter = _SEGMENTERS.segmenter = pysbd.Segmenter(language="en", clean=False, char_span=False)
+    return segmenter
 
 
 @lru_cache(maxsize=200_000)
@@ -338,7 +348,7 @@ _TOKENISED_END = re.compile(r"(?<=\s[.!?])\s+(?=\S)")
 def split_sentences(text: str) -> list[str]:
     """Sentences of one block, exactly as written (each is a substring of the block)."""
     out: list[str] = []
-    for piece in _SEGMENTER.segment(text):
+    for piece in _segmenter().segment(text):
         parts = _TOKENISED_END.split(piece) if len(words(piece)) > RUN_ON_WORDS else [piece]
         out.extend(part.strip() for part in parts if part.strip())
     # pysbd keeps the text, but guard the contract: every sentence must be found verbatim in its block.

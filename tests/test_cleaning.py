@@ -219,3 +219,28 @@ def test_the_writer_talking_about_the_text_is_filler_but_a_cited_report_is_not()
     assert filler_reason("The text suggests that the two leaders have spoken many times since March.")
     assert filler_reason("Critics and the author argue that the summit achieved very little of substance.")
     assert filler_reason("The report says unemployment rose to 5% in March, officials said on Monday.") is None
+
+
+def test_sentences_are_split_the_same_in_parallel_threads() -> None:
+    """Two threads splitting different paragraphs at once get what each gets alone (the sentence splitter must
+    not mix one thread's text into another's)."""
+    import threading
+
+    from briefings.text import split_sentences
+
+    paragraphs = [b.text for a in load_corpus(DEFAULT_CORPUS) for b in a.blocks if len(b.text) > 300][:40]
+    alone = [split_sentences(p) for p in paragraphs]
+    mixed: list[str] = []
+
+    def split_all() -> None:
+        for _ in range(5):
+            for paragraph, expected in zip(paragraphs, alone, strict=True):
+                if split_sentences(paragraph) != expected:
+                    mixed.append(paragraph[:60])
+
+    threads = [threading.Thread(target=split_all) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(paragraphs) >= 10 and mixed == []
