@@ -32,6 +32,17 @@ SOCKET_CHECK_SECONDS = 5.0  # how often the Socket Mode connection's state is re
 DRAIN_SECONDS = 10.0  # on shutdown, how long answers already being worked on may take to go out
 
 
+class _TokenNotice(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment on its own and warns that the client we pass wins: true,
+    and nothing an operator should act on, at every start."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+logging.getLogger("slack_bolt.AsyncApp").addFilter(_TokenNotice())
+
+
 def build_client(slack: SlackSettings) -> AsyncWebClient:
     """The Web API client: the bot token, BRIEFBOT_SLACK_API_URL as base URL, and 429s retried after Retry-After."""
     if slack.bot_token is None:
