@@ -30,6 +30,7 @@ from rouge_realsumm import _plain  # noqa: E402
 from briefings.loading import load_corpus  # noqa: E402
 from briefings.reader import DANGLING  # noqa: E402
 from briefings.text import terms  # noqa: E402
+from tests.grounding import whole_sentences  # noqa: E402
 
 _SPECIFIC = re.compile(r"\b\d[\d,.]*\b|(?<!^)(?<![.!?] )\b[A-Z][a-z]+")
 
@@ -53,7 +54,8 @@ def report(name: str, corpus: Path, data: Path) -> None:
     citations = [c for t in brief["takeaways"] for c in t["citations"]] + brief["summary_citations"]
     if brief.get("headline_citation"):
         citations.append(brief["headline_citation"])
-    not_verbatim = sum(1 for c in citations if c["quote"] not in articles[c["doc_id"]].text)
+    # Verbatim means whole sentences of the cited article (tests/grounding.py), not any substring of it.
+    not_verbatim = sum(1 for c in citations if not whole_sentences(articles[c["doc_id"]], c["quote"]))
     takeaways = [t["text"] for t in brief["takeaways"]]
     specific = sum(1 for t in takeaways if _SPECIFIC.search(t))
     dangling = sum(1 for p in [*points, summary] if DANGLING.match(p))
