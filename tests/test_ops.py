@@ -20,6 +20,16 @@ async def _get(server: OpsServer, path: str) -> tuple[int, str, str]:
         return response.status, response.headers.get("Content-Type", ""), await response.text()
 
 
+async def _scrape(bot: BriefingBot) -> tuple[int, str, str]:
+    """/metrics of a bot, from an ops server started for the purpose."""
+    server = OpsServer(bot, "127.0.0.1", 0)
+    await server.start()
+    try:
+        return await _get(server, "/metrics")
+    finally:
+        await server.stop()
+
+
 async def test_health_and_readiness(bot: BriefingBot) -> None:
     """Alive is 200; ready is 200 with every check true, and 503 naming the adapter that is not running."""
     adapters = {"slack": True}
@@ -44,12 +54,7 @@ async def test_metrics_count_commands_answers_and_feed_polls(bot: BriefingBot) -
     bot.ask("What is the capital of Australia?")
     bot.handle("/takeaways " + "x" * 200, Conversation())
     bot.metrics.feed_polls.labels(outcome="error").inc()
-    server = OpsServer(bot, "127.0.0.1", 0)
-    await server.start()
-    try:
-        status, kind, body = await _get(server, "/metrics")
-    finally:
-        await server.stop()
+    status, kind, body = await _scrape(bot)
     assert status == 200 and kind.startswith("text/plain")
     assert 'briefbot_commands_total{command="brief",outcome="ok"} 1.0' in body
     assert 'briefbot_commands_total{command="ask",outcome="ok"} 2.0' in body
@@ -72,12 +77,7 @@ async def test_metrics_count_digests_and_their_lateness(engine: BriefingEngine, 
     clock.advance(seconds=125)
     (outcome,) = await service.deliver_due(subscription.id)
     assert outcome.state == "delivered"
-    server = OpsServer(bot, "127.0.0.1", 0)
-    await server.start()
-    try:
-        _, _, body = await _get(server, "/metrics")
-    finally:
-        await server.stop()
+    _, _, body = await _scrape(bot)
     assert 'briefbot_digests_total{outcome="delivered"} 1.0' in body
     assert "briefbot_digest_lateness_seconds_count 1.0" in body
     assert 'briefbot_digest_lateness_seconds_bucket{le="60.0"} 0.0' in body
