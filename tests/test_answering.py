@@ -21,7 +21,7 @@ from briefings.models import Answer, Sentence, Turn
 from briefings.passages import build_passages, frame
 from briefings.question import analyse, is_demonym, question_kind, resolve, unresolved_reference
 from briefings.reader import _subject_agreement, answer_filler, has_evidence, related
-from briefings.text import _SEGMENTER, filler_reason, split_sentences
+from briefings.text import _segmenter, filler_reason, split_sentences
 
 from .conftest import DEFAULT_CORPUS
 from .grounding import assert_whole_sentences
@@ -30,7 +30,7 @@ ARTICLES = {a.doc_id: a for a in load_corpus(DEFAULT_CORPUS)}
 
 
 def pysbd_split(text: str) -> list[str]:
-    return [s.strip() for s in _SEGMENTER.segment(text) if s.strip()]
+    return [s.strip() for s in _segmenter().segment(text) if s.strip()]
 
 
 def _turn(answer: Answer) -> Turn:
