@@ -41,8 +41,10 @@ def _free_port() -> int:
 
 
 @contextmanager
-def postgres_server() -> Iterator[str]:
-    """Start a server, yield its SQLAlchemy URL, stop and delete it afterwards."""
+def postgres_server(listen: str | None = None, clients: str | None = None) -> Iterator[str]:
+    """Start a server, yield its SQLAlchemy URL (over its Unix socket), stop and delete it afterwards. `listen`
+    adds a TCP address (reached as postgresql+psycopg://briefbot@ADDRESS:PORT/postgres), for the network
+    `clients` (CIDR) it trusts: benchmarks that cut a client off the network."""
     initdb, pg_ctl = _server_binary("initdb"), _server_binary("pg_ctl")
     if not initdb or not pg_ctl:
         raise PostgresUnavailableError("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
@@ -62,7 +64,10 @@ def postgres_server() -> Iterator[str]:
     subprocess.run(
         [*prefix, initdb, "-D", str(data), "-U", "briefbot", "--auth=trust"], check=True, capture_output=True
     )
-    options = f"-p {port} -k {base} -c listen_addresses=''"
+    if clients:
+        with (data / "pg_hba.conf").open("a") as hba:
+            hba.write(f"host all all {clients} trust\n")
+    options = f"-p {port} -k {base} -c listen_addresses='{listen or ''}'"
     subprocess.run(
         [*prefix, pg_ctl, "-D", str(data), "-o", options, "-l", str(base / "server.log"), "-w", "start"],
         check=True,
