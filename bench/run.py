@@ -1,5 +1,6 @@
 """`make bench`: summary quality on REALSumm, speed and memory, question answering (dev sets and news10k at 1k and
-10k articles, beside bm25s), then digest delivery against a rate-limited mock.
+10k articles, beside bm25s), then digest delivery against a rate-limited mock, feeds, and replicas on PostgreSQL
+(leader kills, a partitioned leader, Slack throughput with 1 vs 3 replicas).
 
 The REALSumm and large-corpus parts skip cleanly when ../shared is absent.
 """
@@ -25,6 +26,8 @@ def main() -> int:
         ("digest_bench.py", []),
         ("feeds_bench.py", []),
         ("failover_bench.py", []),
+        ("partition_bench.py", []),
+        ("slack_throughput.py", []),
     ):
         print(f"\n### {script}", flush=True)
         codes.append(subprocess.run([sys.executable, str(HERE / script), *args], check=False).returncode)
