@@ -306,22 +306,29 @@ ANAPHORA = frozenset(
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
 _US = re.compile(r"\bU\.S\.(?:A\.)?|\bUS\b|\bUSA\b")
-_STEMMER = snowballstemmer.stemmer("english")
-# pysbd's Segmenter keeps the text being split on the instance (segment() sets self.original_text and reads it
-# back), so one shared instance would mix up two threads' texts: one per thread.
-_SEGMENTERS = threading.local()
+# The Snowball stemmer and pysbd's Segmenter both keep the word or text being worked on in the instance (a
+# stemmer's `current`, a segmenter's `original_text`), so a shared instance mixes up two threads' input (wrong
+# stems and sentences, or an IndexError). Commands run in worker threads: one of each per thread.
+_PER_THREAD = threading.local()
 
 
 def _segmenter() -> pysbd.Segmenter:
-    segmenter = getattr(_SEGMENTERS, "segmenter", None)
+    segmenter = getattr(_PER_THREAD, "segmenter", None)
     if segmenter is None:
-        segmenter = _SEGMENTERS.segmenter = pysbd.Segmenter(language="en", clean=False, char_span=False)
+        segmenter = _PER_THREAD.segmenter = pysbd.Segmenter(language="en", clean=False, char_span=False)
     return segmenter
+
+
+def _stemmer() -> snowballstemmer.stemmer:
+    stemmer = getattr(_PER_THREAD, "stemmer", None)
+    if stemmer is None:
+        stemmer = _PER_THREAD.stemmer = snowballstemmer.stemmer("english")
+    return stemmer
 
 
 @lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
-    return str(_STEMMER.stemWord(word))
+    return str(_stemmer().stemWord(word))
 
 
 def words(text: str) -> list[str]:

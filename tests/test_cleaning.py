@@ -244,3 +244,33 @@ def test_sentences_are_split_the_same_in_parallel_threads() -> None:
     for thread in threads:
         thread.join()
     assert len(paragraphs) >= 10 and mixed == []
+
+
+def test_words_are_stemmed_the_same_in_parallel_threads() -> None:
+    """Four threads stemming the corpus's words at once get the stems one thread gets alone (a shared Snowball
+    stemmer keeps the word in hand on the instance: wrong stems, or an IndexError, under concurrent /ask)."""
+    import threading
+
+    import snowballstemmer
+
+    from briefings.text import stem, words
+
+    vocabulary = sorted({w for a in load_corpus(DEFAULT_CORPUS) for b in a.blocks for w in words(b.text)})
+    reference = snowballstemmer.stemmer("english")
+    expected = {w: reference.stemWord(w) for w in vocabulary}
+    unstemmed = stem.__wrapped__  # past the cache: every call reaches a stemmer
+    wrong: list[str] = []
+
+    def stem_all() -> None:
+        try:
+            for _ in range(3):
+                wrong.extend(w for w in vocabulary if unstemmed(w) != expected[w])
+        except IndexError as exc:
+            wrong.append(f"IndexError: {exc}")
+
+    threads = [threading.Thread(target=stem_all) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(vocabulary) > 1000 and wrong == []
