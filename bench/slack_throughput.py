@@ -31,6 +31,7 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.core.gateway import APOLOGY  # noqa: E402
 from briefings.engine import BriefingEngine  # noqa: E402
 from tests.pg import PostgresUnavailableError, postgres_server  # noqa: E402
 from tests.slack_mock import (  # noqa: E402
@@ -168,13 +169,20 @@ async def _load(
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     wall = time.monotonic() - began
     done = _completions(slack, sent)
+    # A command that failed inside the bot is answered too, with the apology: that is an error, not an answer.
+    failed = {
+        str(c.params.get("channel") or c.params.get("_channel"))
+        for c in slack.calls
+        if c.method in {"chat.postMessage", "response_url", "chat.postEphemeral"} and APOLOGY in json.dumps(c.params)
+    }
+    errors += len(failed & set(sent))
     return {
         "done/s": len(done) / wall,
         "ack p50": _pct(acks, 0.5),
         "ack p95": _pct(acks, 0.95),
         "done p50": _pct(list(done.values()), 0.5),
         "done p95": _pct(list(done.values()), 0.95),
-        "answered": len(done),
+        "answered": len(set(done) - failed),
         "errors": errors,
         "wall": wall,
     }
